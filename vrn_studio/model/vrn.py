@@ -1,0 +1,88 @@
+"""The unguided Volumetric Regression Network (Jackson et al., ICCV 2017)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vrn_studio.model.blocks import BatchNorm, ConvBnRelu, NormMode, Stack, Stem
+
+DEPTH_BINS = 200
+"""Depth slices of the released volume."""
+INPUT_SIZE = 192
+"""Side of the square RGB crop the released network takes, in pixels."""
+
+
+class VRN(nn.Module):
+    """VRN: a photo crop in, a voxel occupancy volume out.
+
+    The defaults build the released unguided network (19,184,968 parameters, 1,644 state
+    tensors): stem to 1/4 resolution, ``stacks`` hourglass stacks of ``features`` channels,
+    a 1x1 head to ``depth_bins`` channels, bilinear upsampling (align_corners=True, Torch7
+    semantics) back to the input size, sigmoid.
+
+    Parameters
+    ----------
+    in_channels : int, default: 3
+        Input channels (3 for RGB; 71 for RGB + 68 landmark heatmaps).
+    features : int, default: 256
+        Channels inside the hourglasses.
+    stacks : int, default: 2
+        Number of hourglass stacks.
+    depth_bins : int, default: 200
+        Output depth slices.
+    hourglass_depth : int, default: 4
+        Levels of each hourglass.
+    norm : {"image", "running"}, default: "image"
+        Batch-norm statistics at inference; ``"image"`` reproduces the release.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = VRN(features=16, stacks=1, depth_bins=8, hourglass_depth=2).eval()
+    >>> net(torch.rand(1, 3, 32, 32)).shape
+    torch.Size([1, 8, 32, 32])
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        features: int = 256,
+        stacks: int = 2,
+        depth_bins: int = DEPTH_BINS,
+        hourglass_depth: int = 4,
+        *,
+        norm: NormMode = "image",
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.depth_bins = depth_bins
+        self.stem = Stem(in_channels, features, norm=norm)
+        self.stacks = nn.Sequential(*[Stack(features, hourglass_depth, norm=norm) for _ in range(stacks)])
+        self.head = nn.Sequential(ConvBnRelu(features, features, norm=norm), nn.Conv2d(features, depth_bins, 1))
+
+    def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Pre-sigmoid volume, shape (B, depth_bins, H, W), for a (B, in_channels, H, W) input.
+
+        H and W must be multiples of 8.
+        """
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Input shape is {tuple(x.shape)} and should be (B, {self.in_channels}, H, W)")
+        if x.shape[-1] % 8 or x.shape[-2] % 8:
+            raise ValueError(f"Input height and width must be multiples of 8; got {tuple(x.shape[-2:])}")
+        y = self.head(self.stacks(self.stem(x)))
+        return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Occupancy probabilities in [0, 1], shape (B, depth_bins, H, W), indexed (depth, y, x).
+
+        ``x`` is RGB in [0, 1], shape (B, in_channels, H, W). Higher depth index = nearer
+        the camera.
+        """
+        return torch.sigmoid(self.forward_logits(x))
+
+
+def parametric_layers(model: nn.Module) -> list[nn.Module]:
+    """Convolutions and batch norms of ``model`` in canonical Torch7 order."""
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, BatchNorm))]
