@@ -1,5 +1,26 @@
 """Volume to mesh, bump removal, and the Mesh type."""
 
+from vrn_studio.mesh.bumps import BumpRemoval, remove_bumps
+from vrn_studio.mesh.geometry import face_normals, signed_volume, vertex_normals
+from vrn_studio.mesh.isosurface import (
+    DEFAULT_LEVEL,
+    depth_map,
+    mesh_to_photo,
+    to_viewer_frame,
+    volume_to_mesh,
+)
 from vrn_studio.mesh.types import Mesh
 
-__all__ = ["Mesh"]
+__all__ = [
+    "DEFAULT_LEVEL",
+    "BumpRemoval",
+    "Mesh",
+    "depth_map",
+    "face_normals",
+    "mesh_to_photo",
+    "remove_bumps",
+    "signed_volume",
+    "to_viewer_frame",
+    "vertex_normals",
+    "volume_to_mesh",
+]

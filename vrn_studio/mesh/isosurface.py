@@ -1,0 +1,315 @@
+"""Volume to mesh: marching cubes on the network's probability volume, and frame changes.
+
+Conventions
+-----------
+The network's volume has shape (D, H, W) = (200, 192, 192), indexed (depth, y, x), holding
+probabilities in [0, 1]; a higher depth index is nearer the camera. Meshes made here are in
+*crop space*: vertex (x, y, z) with x, y in crop pixels (pixel centres at integers, y down as
+in the image) and ``z = depth_index * z_scale`` (0.5 by default: the network was trained with
+depth stretched x2), so z is in crop pixels too, larger = nearer the camera. This is the
+frame of the release's ``raw2obj.py``.
+
+Triangles are wound so that right-hand-rule normals point out of the body (towards lower
+probability) in crop space, and stored vertex normals point outward as well.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Literal, Protocol
+
+import numpy as np
+from scipy import ndimage
+
+from vrn_studio.errors import MissingDependencyError
+from vrn_studio.mesh.geometry import vertex_normals
+from vrn_studio.mesh.types import Mesh
+
+DEFAULT_LEVEL: float = 10 / 255
+"""Iso level in probability units: the release meshes ``volume * 255`` at 10 (about 0.039)."""
+
+Method = Literal["auto", "skimage", "mcubes"]
+
+
+class PhotoTransform(Protocol):
+    """What :func:`mesh_to_photo` needs of a transform (``vrn_studio.crop.CropTransform``)."""
+
+    scale: float
+
+    def to_photo(self, points: np.ndarray) -> np.ndarray:
+        """Map crop points (N, 2) to photo points (N, 2)."""
+        ...
+
+
+def volume_to_mesh(
+    volume: np.ndarray,
+    *,
+    level: float = DEFAULT_LEVEL,
+    z_scale: float = 0.5,
+    image: np.ndarray | None = None,
+    int8_compat: bool = False,
+    method: Method = "auto",
+) -> Mesh:
+    """Extract the surface ``probability == level`` of a VRN volume as a crop-space mesh.
+
+    The volume is padded by one voxel of zeros so that a body touching the grid border still
+    gives a closed surface; vertices are shifted back so that voxel (d, y, x) sits at
+    ``(x, y, d * z_scale)``.
+
+    Parameters
+    ----------
+    volume : np.ndarray, shape (D, H, W), float or uint8
+        Probabilities in [0, 1] indexed (depth, y, x), or the same scaled to 0-255 as uint8
+        (as the release stores them); uint8 is read as ``value / 255``.
+    level : float, default: DEFAULT_LEVEL
+        Iso level in probability units, in (0, 1). The default 10/255 is the release's
+        level 10 on ``volume * 255``.
+    z_scale : float, default: 0.5
+        Crop pixels per depth index (> 0).
+    image : np.ndarray or None, shape (H, W, 3), uint8
+        The RGB crop fed to the network; each vertex gets the colour at its (x, y), sampled
+        bilinearly (clamped at the border).
+    int8_compat : bool, default: False
+        Reproduce the release's Python scripts, which read the uint8 volume as int8: the
+        volume becomes ``uint8(volume * 255)`` (truncated, as Torch7's byte cast) viewed as
+        int8, meshed at ``level * 255``. Probabilities above 0.5 wrap to negative values, so
+        an extra, inner surface appears where the probability crosses 0.5. A compatibility
+        mode only; the default meshes the probabilities themselves.
+    method : {"auto", "skimage", "mcubes"}, default: "auto"
+        ``"skimage"``: :func:`skimage.measure.marching_cubes` (Lewiner);
+        ``"mcubes"``: PyMCubes (the ``fast`` extra); ``"auto"``: the fastest backend, which
+        is scikit-image (0.26 took 0.10 s against PyMCubes 0.1.6's 0.17 s on a
+        200x192x192 volume, one CPU core). Both give the same vertices, wound the same way.
+
+    Returns
+    -------
+    Mesh
+        Crop-space mesh with outward unit vertex normals and, when ``image`` is given,
+        vertex colours. :meth:`Mesh.empty` when no voxel exceeds ``level``.
+
+    Raises
+    ------
+    ValueError
+        On a volume that is not 3-D float/uint8, an image whose size differs from the
+        volume's (H, W), a level outside (0, 1), a non-positive ``z_scale`` or an unknown
+        method.
+    MissingDependencyError
+        When ``method="mcubes"`` and PyMCubes is not installed.
+
+    Examples
+    --------
+    >>> z, y, x = np.mgrid[:20, :16, :16]
+    >>> ball = (np.sqrt((z - 10) ** 2 + (y - 8) ** 2 + (x - 8) ** 2) < 5).astype(np.float32)
+    >>> mesh = volume_to_mesh(ball, level=0.5)
+    >>> mesh.vertices[:, 2].min(), mesh.vertices[:, 2].max()
+    (np.float32(2.75), np.float32(7.25))
+    """
+    field, iso = _scalar_field(volume, level, int8_compat)
+    if z_scale <= 0:
+        raise ValueError(f"z_scale must be positive; got {z_scale}")
+    if image is not None:
+        image = _check_image(image, field.shape)
+    if not (field > iso).any():
+        return Mesh.empty()
+    padded = np.pad(field, 1)
+    if _resolve_method(method) == "mcubes":
+        import mcubes
+
+        # PyMCubes winds triangles outward in (d, y, x) index space, which is inward once
+        # the axes are swapped to (x, y, z): reverse them.
+        verts, faces = mcubes.marching_cubes(padded, iso)
+        faces = faces[:, ::-1]
+    else:
+        from skimage.measure import marching_cubes
+
+        verts, faces, _, _ = marching_cubes(padded, iso)
+    index = np.asarray(verts, np.float64) - 1.0
+    vertices = np.column_stack([index[:, 2], index[:, 1], index[:, 0] * z_scale])
+    mesh = Mesh(vertices, np.asarray(faces, np.int64))
+    colors = None if image is None else _sample_colors(image, vertices[:, 0], vertices[:, 1])
+    return Mesh(mesh.vertices, mesh.faces, colors, vertex_normals(mesh))
+
+
+def mesh_to_photo(mesh: Mesh, transform: PhotoTransform) -> Mesh:
+    """The same mesh in photo pixels, to lay it over the original photo.
+
+    Parameters
+    ----------
+    mesh : Mesh
+        Crop-space mesh (from :func:`volume_to_mesh`).
+    transform : CropTransform
+        The photo -> crop transform used to make the crop (``vrn_studio.crop``).
+
+    Returns
+    -------
+    Mesh
+        x, y mapped by ``transform.to_photo``; z divided by ``transform.scale`` so depth is
+        in photo pixels too. Colours, normals and winding are unchanged (a similarity with
+        positive scale keeps directions and orientation).
+
+    Examples
+    --------
+    >>> from vrn_studio.crop import CropTransform
+    >>> m = Mesh(np.array([[60.0, 21.0, 5.0]]), np.zeros((0, 3)))
+    >>> mesh_to_photo(m, CropTransform(scale=0.5, tx=10.0, ty=-4.0)).vertices
+    array([[100.,  50.,  10.]], dtype=float32)
+    """
+    v = mesh.vertices.astype(np.float64)
+    xy = transform.to_photo(v[:, :2])
+    vertices = np.column_stack([xy, v[:, 2] / transform.scale])
+    return Mesh(vertices, mesh.faces, mesh.colors, mesh.normals)
+
+
+def to_viewer_frame(mesh: Mesh, height: int) -> Mesh:
+    """Flip a crop- or photo-space mesh upright for other programs (MeshLab, Blender, browsers).
+
+    Maps y to ``height - 1 - y``, giving a right-handed frame with x right, y up and the face
+    looking toward +z. The mirror would turn the triangles inside out, so their winding is
+    reversed (right-hand-rule normals keep pointing out of the head) and the y of stored
+    normals is negated.
+
+    Parameters
+    ----------
+    mesh : Mesh
+        Mesh with y down (crop or photo pixels).
+    height : int
+        Height in pixels of the image the mesh lies on (192 for the crop).
+
+    Returns
+    -------
+    Mesh
+        The mesh in viewer frame; colours unchanged.
+
+    Examples
+    --------
+    >>> m = Mesh(np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0]]), np.array([[0, 1, 2]]))
+    >>> up = to_viewer_frame(m, 192)
+    >>> up.vertices[:, 1].tolist(), up.faces.tolist()
+    ([191.0, 191.0, 190.0], [[0, 2, 1]])
+    """
+    vertices = mesh.vertices.copy()
+    vertices[:, 1] = (height - 1) - vertices[:, 1]
+    normals = None
+    if mesh.normals is not None:
+        normals = mesh.normals * np.array([1.0, -1.0, 1.0], np.float32)
+    return Mesh(vertices, mesh.faces[:, [0, 2, 1]], mesh.colors, normals)
+
+
+def depth_map(
+    source: Mesh | np.ndarray,
+    *,
+    level: float = DEFAULT_LEVEL,
+    z_scale: float = 0.5,
+    shape: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Depth image of the front-most surface: z per pixel, NaN where there is none.
+
+    Parameters
+    ----------
+    source : Mesh or np.ndarray
+        A volume, shape (D, H, W) float or uint8, indexed (depth, y, x) as in
+        :func:`volume_to_mesh`: each pixel (y, x) gets the highest depth index whose
+        probability exceeds ``level``, times ``z_scale``. Or a mesh (crop or photo space,
+        y down): every triangle is sampled at most 0.5 px apart and each pixel gets the
+        largest z among the samples nearest to it. Where the surface is flat this is the
+        surface over the pixel centre; on steep parts (the silhouette) it can exceed it by
+        up to half a pixel times the slope.
+    level : float, default: DEFAULT_LEVEL
+        Iso level in probability units (volumes only).
+    z_scale : float, default: 0.5
+        Pixels per depth index (volumes only).
+    shape : tuple of int or None
+        (H, W) of the output; required for a mesh, ignored for a volume.
+
+    Returns
+    -------
+    np.ndarray, shape (H, W), float32
+        Depth in the units of the mesh's z (crop pixels for the network's volume, larger
+        = nearer the camera); NaN where no surface covers the pixel.
+
+    Examples
+    --------
+    >>> vol = np.zeros((10, 2, 3), np.float32)
+    >>> vol[:7, 0, 1] = 0.9
+    >>> depth_map(vol)
+    array([[nan,  3., nan],
+           [nan, nan, nan]], dtype=float32)
+    """
+    if isinstance(source, Mesh):
+        if shape is None:
+            raise ValueError("depth_map of a mesh needs shape=(H, W)")
+        return _mesh_depth(source, shape)
+    field, iso = _scalar_field(source, level, int8_compat=False)
+    above = field > iso
+    top = field.shape[0] - 1 - np.argmax(above[::-1], axis=0)
+    return np.where(above.any(axis=0), top * z_scale, np.nan).astype(np.float32)
+
+
+def _scalar_field(volume: np.ndarray, level: float, int8_compat: bool) -> tuple[np.ndarray, float]:
+    """Validate ``volume`` and return (field, iso) for marching cubes."""
+    volume = np.asarray(volume)
+    if volume.ndim != 3 or not (volume.dtype == np.uint8 or np.issubdtype(volume.dtype, np.floating)):
+        raise ValueError(
+            f"Volume must be a 3-D float or uint8 array indexed (depth, y, x), e.g. (200, 192, 192); "
+            f"got shape {volume.shape} of dtype {volume.dtype}"
+        )
+    if not 0 < level < 1:
+        raise ValueError(f"Level is a probability and must lie in (0, 1); got {level}")
+    if int8_compat:
+        raw = volume if volume.dtype == np.uint8 else (np.clip(volume, 0, 1) * 255).astype(np.uint8)
+        return raw.view(np.int8).astype(np.float32), level * 255
+    if volume.dtype == np.uint8:
+        return volume.astype(np.float32) / 255, level
+    return volume.astype(np.float32, copy=False), level
+
+
+def _check_image(image: np.ndarray, volume_shape: tuple[int, ...]) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[:2] != volume_shape[1:]:
+        raise ValueError(
+            f"Shape of image is {image.shape} and should be ({volume_shape[1]}, {volume_shape[2]}, 3), "
+            f"the (H, W) of the volume {volume_shape}"
+        )
+    if image.dtype != np.uint8:
+        raise ValueError(f"Image must be uint8 RGB; got dtype {image.dtype}")
+    return image
+
+
+def _sample_colors(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear RGB of ``image`` (H, W, 3) at points (x, y), clamped at the border."""
+    coords = np.stack([y, x])
+    channels = [
+        ndimage.map_coordinates(image[:, :, c].astype(np.float32), coords, order=1, mode="nearest")
+        for c in range(3)
+    ]
+    return np.clip(np.rint(np.stack(channels, axis=1)), 0, 255).astype(np.uint8)
+
+
+def _resolve_method(method: str) -> str:
+    if method not in ("auto", "skimage", "mcubes"):
+        raise ValueError(f"Unknown marching cubes method {method!r}. Available: auto, skimage, mcubes.")
+    if method == "mcubes" and importlib.util.find_spec("mcubes") is None:
+        raise MissingDependencyError(
+            "method='mcubes' needs 'PyMCubes', which is not installed. "
+            "Install it with: pip install 'vrn-studio[fast]'"
+        )
+    return "skimage" if method == "auto" else method
+
+
+def _mesh_depth(mesh: Mesh, shape: tuple[int, int]) -> np.ndarray:
+    height, width = shape
+    depth = np.full(height * width, -np.inf)
+    if not mesh.is_empty:
+        tri = mesh.vertices[mesh.faces].astype(np.float64)
+        longest = np.abs(tri[:, [1, 2, 0], :2] - tri[:, :, :2]).max()
+        n = max(1, int(np.ceil(longest / 0.5)))
+        i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+        keep = i + j <= n
+        weights = np.stack([i[keep], j[keep], n - i[keep] - j[keep]], axis=1) / n
+        points = np.einsum("sk,fkc->fsc", weights, tri).reshape(-1, 3)
+        col = np.rint(points[:, 0]).astype(np.int64)
+        row = np.rint(points[:, 1]).astype(np.int64)
+        inside = (col >= 0) & (col < width) & (row >= 0) & (row < height)
+        np.maximum.at(depth, row[inside] * width + col[inside], points[inside, 2])
+    depth[np.isneginf(depth)] = np.nan
+    return depth.reshape(height, width).astype(np.float32)
