@@ -1,6 +1,6 @@
 """Volume to mesh, bump removal, and the Mesh type."""
 
-from vrn_studio.mesh.bumps import BumpRemoval, remove_bumps
+from vrn_studio.mesh.bumps import BumpMode, BumpRemoval, remove_bumps
 from vrn_studio.mesh.geometry import face_normals, signed_volume, vertex_normals
 from vrn_studio.mesh.isosurface import (
     DEFAULT_LEVEL,
@@ -13,6 +13,7 @@ from vrn_studio.mesh.types import Mesh
 
 __all__ = [
     "DEFAULT_LEVEL",
+    "BumpMode",
     "BumpRemoval",
     "Mesh",
     "depth_map",

@@ -19,6 +19,9 @@ from scipy.sparse.csgraph import connected_components
 
 from vrn_studio.mesh.types import Mesh
 
+BumpMode = Literal["largest", "fraction"]
+"""Which bodies :func:`remove_bumps` keeps."""
+
 
 @dataclass(frozen=True)
 class BumpRemoval:
@@ -52,7 +55,7 @@ class BumpRemoval:
 def remove_bumps(
     mesh: Mesh,
     *,
-    mode: Literal["largest", "fraction"] = "largest",
+    mode: BumpMode = "largest",
     min_fraction: float = 0.1,
     method: Literal["fast", "reference"] = "fast",
 ) -> BumpRemoval:
