@@ -1,0 +1,17 @@
+"""The photo-to-mesh pipeline: one Reconstructor, its Result, and writing results out."""
+
+from vrn_studio.pipeline.device import available_devices, resolve_device
+from vrn_studio.pipeline.reconstructor import Reconstructor
+from vrn_studio.pipeline.result import Result, StageDone
+from vrn_studio.pipeline.save import DEFAULT_OUTPUTS, output_names, save_result
+
+__all__ = [
+    "DEFAULT_OUTPUTS",
+    "Reconstructor",
+    "Result",
+    "StageDone",
+    "available_devices",
+    "output_names",
+    "resolve_device",
+    "save_result",
+]

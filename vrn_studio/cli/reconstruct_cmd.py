@@ -1,0 +1,106 @@
+"""``vrn-studio reconstruct``: photos (files or folders) to meshes and pictures."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from vrn_studio.errors import VrnStudioError, WeightsError
+from vrn_studio.image import sample_image_path
+from vrn_studio.mesh import DEFAULT_LEVEL
+from vrn_studio.pipeline import DEFAULT_OUTPUTS, Reconstructor, output_names, save_result
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``reconstruct`` sub-command."""
+    p = sub.add_parser(
+        "reconstruct",
+        help="reconstruct 3D faces from photos",
+        description="Reconstruct a 3D face from each photo. With no PATH, uses the bundled sample photo.",
+    )
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="photos or folders of photos")
+    p.add_argument("-o", "--out", type=Path, default=Path("vrn-output"), help="output folder (default: vrn-output)")
+    p.add_argument(
+        "-f", "--formats", default=",".join(DEFAULT_OUTPUTS),
+        help=f"comma-separated outputs (default: %(default)s); available: {', '.join(output_names())}",
+    )
+    p.add_argument("--model", default="default", help="model name or .safetensors path (default: best installed)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="network precision")
+    p.add_argument("--landmarker", default="auto", help="auto, fan or dlib (default: auto)")
+    p.add_argument("--norm", choices=("image", "running"), default="image",
+                   help="batch-norm statistics: per image as the release (default) or running")
+    p.add_argument("--level", type=float, default=DEFAULT_LEVEL,
+                   help=f"iso level in probability units (default: {DEFAULT_LEVEL:.4f}, the release's 10/255)")
+    p.add_argument("--no-bumps", action="store_true", help="keep detached bodies (skip bump removal)")
+    p.add_argument("--bump-mode", choices=("largest", "fraction"), default="largest",
+                   help="keep the largest body, or drop bodies under --min-fraction")
+    p.add_argument("--min-fraction", type=float, default=0.1, help="size threshold of --bump-mode fraction")
+    p.add_argument("--frame", choices=("crop", "photo"), default="crop",
+                   help="mesh coordinates: crop pixels, or the photo's pixels (to lay over it)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.set_defaults(func=run)
+
+
+def iter_images(paths: list[Path]) -> Iterator[Path]:
+    """Expand folders (not recursively) into their image files, sorted; keep files as given."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        else:
+            yield path
+
+
+def _reconstructor(args: argparse.Namespace) -> Reconstructor:
+    options = dict(
+        landmarker=args.landmarker, device=args.device, dtype=DTYPES[args.dtype], norm=args.norm,
+        level=args.level, bump_mode=args.bump_mode, min_fraction=args.min_fraction,
+    )
+    try:
+        return Reconstructor(args.model, **options)
+    except WeightsError as exc:
+        if args.model != "default":
+            raise
+        print(f"note: {exc}\nnote: running face detection and crop only (no 3D mesh).", file=sys.stderr)
+        return Reconstructor(None, **options)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Reconstruct every photo; exit 0 when all succeed, 1 when some failed."""
+    outputs = [name.strip() for name in args.formats.split(",") if name.strip()]
+    unknown = sorted(set(outputs) - set(output_names()))
+    if unknown:
+        raise VrnStudioError(f"Unknown format(s) {', '.join(unknown)}. Available: {', '.join(output_names())}")
+    paths = list(iter_images(args.paths)) if args.paths else [sample_image_path()]
+    if not paths:
+        raise VrnStudioError(f"No images found in {', '.join(map(str, args.paths))}")
+    rec = _reconstructor(args)
+    failures = 0
+    bar = tqdm(paths, unit="photo", disable=len(paths) < 2, file=sys.stderr)
+    for path in bar:
+        try:
+            result = rec.reconstruct(path, remove_bumps=not args.no_bumps)
+            written = save_result(result, args.out, outputs=outputs, frame=args.frame, overwrite=args.overwrite)
+        except VrnStudioError as exc:
+            failures += 1
+            tqdm.write(f"failed: {path}: {exc}", file=sys.stderr)
+            continue
+        stages = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in result.timings.items())
+        removed = ""
+        if result.bumps is not None:
+            removed = f", removed {result.bumps.n_removed} bump(s) {list(result.bumps.removed_sizes)} vertices"
+        tqdm.write(
+            f"{path}: {len(result.faces)} face(s), landmarker {result.landmarker}, model {result.model or 'none'}"
+            f"{removed}\n  {stages}\n  wrote {', '.join(str(p) for p in written)}"
+        )
+    if failures:
+        print(f"{failures} of {len(paths)} photo(s) failed", file=sys.stderr)
+    return 1 if failures else 0

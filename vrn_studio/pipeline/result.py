@@ -1,0 +1,93 @@
+"""What one reconstruction produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vrn_studio.crop import CropTransform
+from vrn_studio.face import Face
+from vrn_studio.mesh import BumpRemoval, Mesh
+
+
+@dataclass(frozen=True)
+class StageDone:
+    """A pipeline stage finished: its name and how long it took, in seconds."""
+
+    name: str
+    seconds: float
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """Everything one photo-to-mesh run produced.
+
+    Attributes
+    ----------
+    source : Path or None
+        The photo's path, when it came from a file.
+    image : np.ndarray, shape (H, W, 3), uint8
+        The photo as RGB, orientation applied.
+    faces : tuple of Face
+        Every face found (best first); ``face`` is the one reconstructed.
+    face : Face
+        Box, score and 68 landmarks (photo pixels) of the reconstructed face.
+    crop : np.ndarray, shape (192, 192, 3), uint8
+        What the network saw.
+    transform : CropTransform
+        Photo -> crop similarity.
+    volume : np.ndarray or None, shape (200, 192, 192), float32
+        Occupancy probabilities indexed (depth, y, x); None when no model ran.
+    mesh_raw : Mesh or None
+        Iso-surface in crop space before bump removal.
+    bumps : BumpRemoval or None
+        Bump removal outcome: ``bumps.kept`` is the cleaned mesh, ``bumps.removed`` the
+        detached bodies that were dropped.
+    mesh_photo : Mesh or None
+        The cleaned mesh in photo pixel coordinates, to lay over ``image``.
+    timings : dict of str to float
+        Seconds per stage, in run order.
+    model : str or None
+        Name of the model that produced the volume.
+    landmarker : str
+        Name of the landmark backend that ran (``"manual"`` for hand-given points).
+    device : str
+        Torch device of the network.
+    """
+
+    source: Path | None
+    image: np.ndarray
+    faces: tuple[Face, ...]
+    face: Face
+    crop: np.ndarray
+    transform: CropTransform
+    volume: np.ndarray | None = None
+    mesh_raw: Mesh | None = None
+    bumps: BumpRemoval | None = None
+    mesh_photo: Mesh | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    model: str | None = None
+    landmarker: str = ""
+    device: str = "cpu"
+
+    @property
+    def mesh(self) -> Mesh | None:
+        """The cleaned crop-space mesh (after bump removal), or None when no model ran."""
+        return None if self.bumps is None else self.bumps.kept
+
+    @property
+    def removed(self) -> Mesh | None:
+        """The geometry bump removal dropped, or None when no model ran."""
+        return None if self.bumps is None else self.bumps.removed
+
+    @property
+    def landmarks_crop(self) -> np.ndarray:
+        """The 68 landmarks in crop pixels, shape (68, 2), float64."""
+        return self.transform.to_crop(self.face.landmarks)
+
+    @property
+    def total_seconds(self) -> float:
+        """Sum of the stage timings, in seconds."""
+        return float(sum(self.timings.values()))

@@ -1,0 +1,129 @@
+"""Write a :class:`Result` to a folder in the formats asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from vrn_studio._io import atomic_write
+from vrn_studio.errors import ExportError
+from vrn_studio.export import export_depth_png, export_landmarks, export_mesh, export_volume, mesh_formats
+from vrn_studio.mesh import Mesh, depth_map, mesh_to_photo, to_viewer_frame
+from vrn_studio.pipeline.overlay import landmarks_overlay, mesh_overlay
+from vrn_studio.pipeline.result import Result
+
+MeshFrame = Literal["crop", "photo"]
+"""Coordinates of exported meshes: the 192 px crop, or the original photo's pixels."""
+
+DEFAULT_OUTPUTS = ("glb", "obj", "landmarks", "crop", "overlay")
+"""What ``save_result`` writes when not told otherwise."""
+
+
+def write_png(path: Path, rgb: np.ndarray, *, overwrite: bool = False) -> Path:
+    """Encode an (H, W, 3) uint8 RGB image as PNG and write it atomically."""
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise ExportError(f"Could not encode {path} as PNG")
+    return atomic_write(path, data.tobytes(), overwrite=overwrite)
+
+
+def _export_frame(result: Result, mesh: Mesh, frame: MeshFrame) -> Mesh:
+    """``mesh`` (crop space) in the asked frame, y flipped so tools open it upright."""
+    if frame == "photo":
+        return to_viewer_frame(mesh_to_photo(mesh, result.transform), result.image.shape[0])
+    return to_viewer_frame(mesh, result.crop.shape[0])
+
+
+def _writers(result: Result, stem: Path, frame: MeshFrame, overwrite: bool) -> dict[str, Callable[[], Path | None]]:
+    """Name of each output -> a function writing it (returning None when it does not apply)."""
+
+    def mesh_writer(ext: str) -> Callable[[], Path | None]:
+        def write() -> Path | None:
+            if result.mesh is None:
+                return None
+            return export_mesh(_export_frame(result, result.mesh, frame), stem.with_suffix(f".{ext}"), overwrite=overwrite)
+
+        return write
+
+    def removed() -> Path | None:
+        if result.removed is None or result.removed.is_empty:
+            return None
+        return export_mesh(_export_frame(result, result.removed, frame), Path(f"{stem}_removed.ply"), overwrite=overwrite)
+
+    def volume() -> Path | None:
+        if result.volume is None:
+            return None
+        t = result.transform
+        return export_volume(
+            result.volume, Path(f"{stem}_volume.npz"), overwrite=overwrite,
+            crop_transform=np.array([t.scale, t.tx, t.ty]), model=str(result.model),
+        )
+
+    def depth() -> Path | None:
+        if result.volume is None:
+            return None
+        return export_depth_png(depth_map(result.volume), Path(f"{stem}_depth.png"), overwrite=overwrite)
+
+    def overlay() -> Path:
+        if result.mesh_photo is not None:
+            picture = mesh_overlay(result.image, result.mesh_photo)
+        else:
+            picture = landmarks_overlay(result.image, result.face.landmarks, box=result.face.box)
+        return write_png(Path(f"{stem}_overlay.png"), picture, overwrite=overwrite)
+
+    return {
+        **{ext: mesh_writer(ext) for ext in mesh_formats()},
+        "removed": removed,
+        "volume": volume,
+        "depth": depth,
+        "landmarks": lambda: export_landmarks(
+            Path(f"{stem}_landmarks.json"), landmarks_photo=result.face.landmarks,
+            landmarks_crop=result.landmarks_crop, transform=result.transform,
+            box=result.face.box, score=result.face.score, overwrite=overwrite,
+        ),
+        "crop": lambda: write_png(Path(f"{stem}_crop.png"), result.crop, overwrite=overwrite),
+        "overlay": overlay,
+    }
+
+
+def output_names() -> list[str]:
+    """Every output ``save_result`` knows: mesh formats, then data and pictures."""
+    return [*mesh_formats(), "removed", "volume", "depth", "landmarks", "crop", "overlay"]
+
+
+def save_result(
+    result: Result,
+    out_dir: str | Path,
+    *,
+    outputs: Iterable[str] = DEFAULT_OUTPUTS,
+    stem: str | None = None,
+    frame: MeshFrame = "crop",
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write the chosen outputs of ``result`` into ``out_dir``; return the files written.
+
+    Files are named after ``stem`` (default: the photo's file name stem, else ``"face"``):
+    ``STEM.glb`` / ``.obj`` / ``.ply`` / ``.stl`` (cleaned mesh, upright for other tools),
+    ``STEM_removed.ply`` (bodies bump removal dropped), ``STEM_volume.npz``,
+    ``STEM_depth.png``, ``STEM_landmarks.json``, ``STEM_crop.png`` (what the network saw),
+    ``STEM_overlay.png`` (mesh, or without a model the landmarks, over the photo). Outputs
+    that need a model are skipped when the result has none. Each file is written
+    atomically; an existing file raises :class:`ExportError` unless ``overwrite``.
+    """
+    outputs = list(dict.fromkeys(outputs))
+    unknown = [name for name in outputs if name not in output_names()]
+    if unknown:
+        raise ExportError(f"Unknown output(s) {', '.join(unknown)}. Available: {', '.join(output_names())}")
+    folder = Path(out_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"Cannot create output folder {folder}: {exc.strerror or exc}") from exc
+    base = folder / (stem or (result.source.stem if result.source is not None else "face"))
+    writers = _writers(result, base, frame, overwrite)
+    written = [writers[name]() for name in outputs]
+    return [path for path in written if path is not None]
