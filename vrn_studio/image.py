@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vrn_studio.errors import ImageError
 
-ImageSource = Union[str, os.PathLike, np.ndarray, Image.Image]
+ImageSource = str | os.PathLike | np.ndarray | Image.Image
 """Anything :func:`load_image` accepts."""
 
 MIN_SIDE = 32
