@@ -47,6 +47,8 @@ def test_volume_accepts_uint8_and_rejects_bad_input(tmp_path: Path) -> None:
     loaded, meta = load_volume(export_volume(raw, tmp_path / "v.npz"))
     np.testing.assert_array_equal(np.rint(loaded * 255), raw)
     assert meta == {}
+    _, meta = load_volume(export_volume(raw, tmp_path / "n.npz", shift=np.array([1.5, 2]), size=np.int64(3)))
+    assert meta == {"shift": [1.5, 2.0], "size": 3}
     with pytest.raises(ValueError, match=r"\(3, 4\)"):
         export_volume(np.zeros((3, 4)), tmp_path / "w.npz")
     with pytest.raises(ValueError, match="JSON"):
@@ -61,7 +63,7 @@ def test_volume_accepts_uint8_and_rejects_bad_input(tmp_path: Path) -> None:
         load_volume(tmp_path / "foreign.npz")
     with pytest.raises(FileNotFoundError):
         load_volume(tmp_path / "missing.npz")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign.npz", "other.npz", "v.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign.npz", "n.npz", "other.npz", "v.npz"]
 
 
 def landmarks() -> tuple[np.ndarray, np.ndarray]:

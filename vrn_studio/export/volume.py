@@ -33,7 +33,8 @@ def export_volume(
     **metadata
         JSON-serialisable values to keep with the volume, e.g. ``level=10/255``,
         ``z_scale=0.5``, ``transform=CropTransform(...)`` (stored as its fields and given
-        back as a :class:`CropTransform`).
+        back as a :class:`CropTransform`). NumPy arrays and scalars are stored as (nested)
+        lists and numbers.
 
     Returns
     -------
@@ -70,9 +71,8 @@ def export_volume(
         )
     if volume.dtype != np.uint8:
         volume = np.rint(np.clip(volume, 0.0, 1.0) * 255).astype(np.uint8)
-    fields = {k: dataclasses.asdict(v) if isinstance(v, CropTransform) else v for k, v in metadata.items()}
     try:
-        header = json.dumps({"format": VOLUME_FORMAT, "metadata": fields}, allow_nan=False)
+        header = json.dumps({"format": VOLUME_FORMAT, "metadata": metadata}, allow_nan=False, default=_plain)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"Volume metadata must be JSON-serialisable: {exc}") from exc
     buffer = io.BytesIO()
@@ -117,3 +117,12 @@ def load_volume(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any
     if isinstance(metadata.get("transform"), dict):
         metadata["transform"] = CropTransform(**metadata["transform"])
     return stored.astype(np.float32) / 255, metadata
+
+
+def _plain(value: Any) -> Any:
+    """JSON stand-in for the non-JSON values :func:`export_volume` accepts."""
+    if isinstance(value, CropTransform):
+        return dataclasses.asdict(value)
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
