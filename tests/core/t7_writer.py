@@ -293,3 +293,12 @@ def random_vrn(seed: int = 0, **kwargs: Any) -> VRN:
                 module.running_mean.uniform_(-0.1, 0.1)
                 module.running_var.uniform_(0.5, 2.0)
     return model.eval()
+
+
+SMALL_CONFIG = {"features": 16, "stacks": 1, "depth_bins": 8, "hourglass_depth": 2}
+"""A VRN small enough for fast tests (498 state tensors)."""
+
+
+def write_small_vrn(path: str | Path, seed: int = 0, **options: Any) -> Path:
+    """Write a random-weight VRN of :data:`SMALL_CONFIG` to ``path`` as a ``.t7`` file."""
+    return save_t7(vrn_tree(random_vrn(seed, **SMALL_CONFIG), **options), path)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 import torchfile
 from safetensors.torch import load_file
-from t7_writer import Obj, Storage, Tensor, VrnTreeBuilder, random_vrn, save_t7, vrn_tree
+from t7_writer import SMALL_CONFIG, Obj, Storage, Tensor, VrnTreeBuilder, random_vrn, save_t7, vrn_tree
 
 from vrn_studio.errors import ExportError, WeightsError
 from vrn_studio.weights import Manifest, load_model, sha256_file
@@ -24,7 +24,7 @@ from vrn_studio.weights.t7 import (
     t7_forward,
 )
 
-SMALL = {"features": 16, "stacks": 1, "depth_bins": 8, "hourglass_depth": 2}
+SMALL = SMALL_CONFIG
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from vrn_studio.errors import WeightsError
 from vrn_studio.weights.manifest import sha256_file
-from vrn_studio.weights.store import user_dir
+from vrn_studio.weights import store
 from vrn_studio.weights.t7 import RELEASE_LICENCE, RELEASE_URL, import_t7
 
 _CHUNK = 1 << 16
@@ -182,7 +182,7 @@ def download(
     known = KNOWN_MODELS.get(name)
     if known is None:
         raise WeightsError(f"Unknown model {name!r}; downloadable models: {', '.join(sorted(KNOWN_MODELS))}")
-    folder = Path(dest_dir) if dest_dir is not None else user_dir()
+    folder = Path(dest_dir) if dest_dir is not None else store.user_dir()
     folder.mkdir(parents=True, exist_ok=True)
     original = folder / known.filename
     if not original.is_file():

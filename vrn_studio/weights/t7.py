@@ -42,7 +42,8 @@ from vrn_studio._io import atomic_write
 from vrn_studio.errors import ExportError, WeightsError
 from vrn_studio.model import VRN, NormMode, parametric_layers, set_norm_mode
 from vrn_studio.weights.manifest import MANIFEST_SUFFIX, Manifest, sha256_file
-from vrn_studio.weights.store import check_name, load_state, user_dir
+from vrn_studio.weights import store
+from vrn_studio.weights.store import check_name, load_state
 
 RELEASE_URL = "http://cs.nott.ac.uk/~psxasj/download.php?file=vrn-unguided.t7"
 """Where the authors publish ``vrn-unguided.t7`` (their ``download.sh``)."""
@@ -600,7 +601,7 @@ def import_t7(
     """
     check_name(name)
     t7_path = Path(path)
-    folder = Path(out_dir) if out_dir is not None else user_dir()
+    folder = Path(out_dir) if out_dir is not None else store.user_dir()
     weights_path = folder / f"{name}.safetensors"
     manifest_path = folder / f"{name}{MANIFEST_SUFFIX}"
     if not overwrite:

@@ -1,0 +1,144 @@
+"""Downloads against a local HTTP server: full, resumed, bad checksum, unreachable."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from t7_writer import write_small_vrn
+
+from vrn_studio.errors import WeightsError
+from vrn_studio.weights import KNOWN_MODELS, KnownModel, Manifest, download, fetch, load_model
+
+
+class _Server:
+    """Serves ``files`` (path -> bytes) on 127.0.0.1, honouring ``Range: bytes=N-`` if ``ranges``."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.ranges = True
+        self.requests: list[str | None] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                data = server.files.get(self.path)
+                wanted = self.headers.get("Range")
+                server.requests.append(wanted)
+                if data is None:
+                    self.send_error(404)
+                    return
+                start = int(wanted.removeprefix("bytes=").rstrip("-")) if wanted and server.ranges else 0
+                if start >= len(data) and wanted:
+                    self.send_error(416)
+                    return
+                self.send_response(206 if start else 200)
+                if start:
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                self.send_header("Content-Length", str(len(data) - start))
+                self.end_headers()
+                self.wfile.write(data[start:])
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    srv = _Server()
+    srv.thread.start()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+PAYLOAD = bytes(range(256)) * 1000
+
+
+def test_fetch_whole_file(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    target = fetch(server.url("/f.bin"), tmp_path / "f.bin", sha256=hashlib.sha256(PAYLOAD).hexdigest(),
+                   progress=False)
+    assert target.read_bytes() == PAYLOAD
+    assert not (tmp_path / "f.bin.part").exists()
+    assert server.requests == [None]
+
+
+def test_fetch_resumes_a_partial_download(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    (tmp_path / "f.bin.part").write_bytes(PAYLOAD[:1000])
+    fetch(server.url("/f.bin"), tmp_path / "f.bin", progress=False)
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+    assert server.requests == ["bytes=1000-"]
+
+
+def test_fetch_restarts_when_the_server_ignores_ranges(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    server.ranges = False
+    (tmp_path / "f.bin.part").write_bytes(b"stale bytes")
+    fetch(server.url("/f.bin"), tmp_path / "f.bin", progress=False)
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
+def test_checksum_mismatch_leaves_no_file(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    with pytest.raises(WeightsError) as info:
+        fetch(server.url("/f.bin"), tmp_path / "f.bin", sha256="0" * 64, progress=False)
+    assert "0" * 64 in str(info.value) and hashlib.sha256(PAYLOAD).hexdigest() in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_http_error_gives_manual_steps(server, tmp_path):
+    with pytest.raises(WeightsError, match="HTTP 404.*download .* on a machine with internet access"):
+        fetch(server.url("/missing.t7"), tmp_path / "vrn-unguided.t7", progress=False)
+
+
+def test_unreachable_server_fails_at_once_with_manual_steps(tmp_path, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/vrn-unguided.t7"
+    monkeypatch.setitem(KNOWN_MODELS, "vrn-unguided", KnownModel("vrn-unguided", url, "vrn-unguided.t7", "MIT"))
+    with pytest.raises(WeightsError) as info:
+        download("vrn-unguided", tmp_path, progress=False, timeout=5)
+    message = str(info.value)
+    assert f"Cannot reach {url}" in message and "offline" in message
+    assert "vrn-studio weights import vrn-unguided.t7" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_imports_the_model(server, tmp_path, monkeypatch):
+    original = write_small_vrn(tmp_path / "served.t7").read_bytes()
+    server.files["/vrn-unguided.t7"] = original
+    url = server.url("/vrn-unguided.t7")
+    known = KnownModel("vrn-unguided", url, "vrn-unguided.t7", "MIT", hashlib.sha256(original).hexdigest())
+    monkeypatch.setitem(KNOWN_MODELS, "vrn-unguided", known)
+    dest = tmp_path / "models"
+    manifest_path = download("vrn-unguided", dest, progress=False)
+    manifest = Manifest.read(manifest_path)
+    assert (manifest.name, manifest.source, manifest.licence) == ("vrn-unguided", url, "MIT")
+    assert manifest.imported_from["sha256"] == known.sha256
+    assert sorted(p.name for p in dest.iterdir()) == ["vrn-unguided.json", "vrn-unguided.safetensors",
+                                                     "vrn-unguided.t7"]
+    assert load_model(manifest_path).manifest == manifest
+
+
+def test_unknown_model_name(tmp_path):
+    with pytest.raises(WeightsError, match="Unknown model 'nope'; downloadable models: vrn-unguided"):
+        download("nope", tmp_path)
+
+
+def test_release_entry_points_at_the_authors_file():
+    known = KNOWN_MODELS["vrn-unguided"]
+    assert known.url == "http://cs.nott.ac.uk/~psxasj/download.php?file=vrn-unguided.t7"
+    assert known.licence == "MIT" and known.filename == "vrn-unguided.t7"
