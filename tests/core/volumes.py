@@ -29,8 +29,9 @@ def ellipsoid(
     width: float = WIDTH,
 ) -> np.ndarray:
     """Probability volume (float32) of one ellipsoid, centre and semi-axes in (d, y, x) voxels."""
-    grids = np.ogrid[: shape[0], : shape[1], : shape[2]]
-    r2 = sum(((g - c) / a) ** 2 for g, c, a in zip(grids, centre, axes, strict=True))
+    grids = [np.arange(n, dtype=np.float32) for n in shape]
+    d, y, x = (((g - c) / a) ** 2 for g, c, a in zip(grids, centre, axes, strict=True))
+    r2 = d[:, None, None] + y[None, :, None] + x[None, None, :]
     return _sigmoid((1.0 - np.sqrt(r2)) / width)
 
 
@@ -60,4 +61,4 @@ def small_head(shape: tuple[int, int, int] = (48, 40, 40)) -> np.ndarray:
 
 
 def _sigmoid(t: np.ndarray) -> np.ndarray:
-    return (0.5 * (1.0 + np.tanh(0.5 * t))).astype(np.float32)
+    return (0.5 * (1.0 + np.tanh(0.5 * t, dtype=np.float32))).astype(np.float32)
