@@ -63,7 +63,7 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
         The file is missing, a folder, unreadable, empty, truncated or damaged, not an
         image, in an unsupported format (HEIC, AVIF), smaller than ``MIN_SIDE`` (32 px) on
         a side, or larger than ``max_pixels``; or the array has an unusable shape, dtype or
-        value range. The message names the file (or says "the given array").
+        value range. The message names the file (or says "The given array").
     TypeError
         ``source`` is none of the accepted types.
 
@@ -73,7 +73,8 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
       array is upright as photo viewers show it.
     - Transparency (RGBA, LA, palette images with a transparent colour, (H, W, 4) arrays)
       is composited over a **white** background.
-    - Greyscale, palette, CMYK and other modes are converted to RGB with Pillow.
+    - Greyscale, palette, CMYK and other modes are converted to RGB with Pillow; 32-bit
+      float images (mode ``F``) must hold values in [0, 1], like float arrays.
     - 16-bit greyscale (``I;16``) and uint16 arrays are scaled by 255/65535 and rounded;
       16-bit colour PNGs are reduced to 8 bits by Pillow, which keeps the high byte.
     - Animated GIFs and multi-page TIFFs give their first frame.
@@ -88,16 +89,21 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
     (48, 64, 3)
     """
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        with _open_file(path) as image:
-            return _finish(_pil_to_rgb(image, str(path), max_pixels), str(path), max_pixels)
-    if isinstance(source, Image.Image):
-        return _finish(_pil_to_rgb(source, "the given PIL image", max_pixels), "the given PIL image", max_pixels)
-    if isinstance(source, np.ndarray):
-        return _finish(_array_to_rgb(source), "the given array", max_pixels)
-    raise TypeError(
-        f"load_image takes a file path, a NumPy array or a PIL image; got {type(source).__name__}"
-    )
+        name = str(source)
+        with _open_file(Path(source)) as image:
+            rgb = _pil_to_rgb(image, name, max_pixels)
+    elif isinstance(source, Image.Image):
+        name = "The given PIL image"
+        rgb = _pil_to_rgb(source, name, max_pixels)
+    elif isinstance(source, np.ndarray):
+        name = "The given array"
+        rgb = _array_to_rgb(source, name)
+    else:
+        raise TypeError(
+            f"load_image takes a file path, a NumPy array or a PIL image; got {type(source).__name__}"
+        )
+    _check_size(rgb.shape[1], rgb.shape[0], name, max_pixels)
+    return np.array(rgb, dtype=np.uint8, order="C", copy=True)
 
 
 def sample_image_path(name: str = "astronaut") -> Path:
@@ -185,24 +191,32 @@ def _pil_to_rgb(image: Image.Image, name: str, max_pixels: int) -> np.ndarray:
             "Re-download or re-export the photo."
         ) from exc
     if image.mode in _SIXTEEN_BIT_MODES:
-        return _array_to_rgb(np.asarray(image).clip(0, 65535).astype(np.uint16))
-    if image.has_transparency_data:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return np.asarray(image.convert("RGB"))
+        return _array_to_rgb(np.asarray(image).clip(0, 65535).astype(np.uint16), name)
+    if image.mode == "F":
+        return _array_to_rgb(np.asarray(image), name)
+    try:
+        if image.has_transparency_data:
+            rgba = image.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, rgba)
+        return np.asarray(image.convert("RGB"))
+    except ValueError as exc:
+        raise ImageError(
+            f"{name} has colour mode {image.mode}, which cannot be converted to RGB ({exc}); "
+            "save it as an 8-bit RGB JPEG or PNG"
+        ) from exc
 
 
-def _array_to_rgb(array: np.ndarray) -> np.ndarray:
-    """Convert an accepted array layout and dtype to (H, W, 3) uint8 RGB."""
+def _array_to_rgb(array: np.ndarray, name: str) -> np.ndarray:
+    """Convert an accepted array layout and dtype to (H, W, 3) uint8 RGB; ``name`` is for messages."""
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
         raise ImageError(
-            f"The given array has shape {array.shape}; expected (H, W), (H, W, 1), (H, W, 3) RGB "
+            f"{name} has shape {array.shape}; expected (H, W), (H, W, 1), (H, W, 3) RGB "
             "or (H, W, 4) RGBA"
         )
-    values = _to_unit_float(array) if array.dtype != np.uint8 else None
+    values = _to_unit_float(array, name) if array.dtype != np.uint8 else None
     if array.shape[2] == 4:
         unit = values if values is not None else array.astype(np.float32) / 255.0
         alpha = unit[:, :, 3:]
@@ -214,22 +228,20 @@ def _array_to_rgb(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _to_unit_float(array: np.ndarray) -> np.ndarray:
+def _to_unit_float(array: np.ndarray, name: str) -> np.ndarray:
     """uint16 or float array to float32 in [0, 1]; other dtypes are refused."""
     if array.dtype == np.uint16:
         return array.astype(np.float32) / 65535.0
     if np.issubdtype(array.dtype, np.floating):
         if array.size and not np.isfinite(array).all():
-            raise ImageError("The given float array contains NaN or infinite values")
+            raise ImageError(f"{name} contains NaN or infinite values")
         if array.size and (array.min() < 0.0 or array.max() > 1.0):
             raise ImageError(
-                f"The given float array has values in [{array.min():g}, {array.max():g}]; "
+                f"{name} has float values in [{array.min():g}, {array.max():g}]; "
                 "float images must lie in [0, 1] (divide 8-bit data by 255)"
             )
         return array.astype(np.float32)
-    raise ImageError(
-        f"The given array has dtype {array.dtype}; expected uint8, uint16 or float in [0, 1]"
-    )
+    raise ImageError(f"{name} has dtype {array.dtype}; expected uint8, uint16 or float in [0, 1]")
 
 
 def _check_size(width: int, height: int, name: str, max_pixels: int) -> None:
@@ -244,8 +256,3 @@ def _check_size(width: int, height: int, name: str, max_pixels: int) -> None:
             f"the limit of {max_pixels / 1e6:g} megapixels; downscale it first"
         )
 
-
-def _finish(rgb: np.ndarray, name: str, max_pixels: int) -> np.ndarray:
-    """Check the final size and return a C-contiguous copy."""
-    _check_size(rgb.shape[1], rgb.shape[0], name, max_pixels)
-    return np.array(rgb, dtype=np.uint8, order="C", copy=True)

@@ -162,3 +162,23 @@ def test_fan_with_weights_feeds_dlib_boxes_to_face_alignment(fake_fa):
     assert np.allclose(face.landmarks[[0, -1]], [[100, 50], [300, 250]]) and face.score == 1.0
     assert landmarker.detect(np.full((100, 100, 3), 80, np.uint8)) == []
     assert len(fa.calls) == 2  # no call to face-alignment without a box
+
+
+@pytest.mark.slow
+def test_real_face_alignment_with_random_weights(monkeypatch, tmp_path):
+    """The installed face-alignment accepts our arguments end to end (landmarks are noise)."""
+    pytest.importorskip("face_alignment", reason="needs face-alignment: see available_landmarkers()['fan']")
+    torch = pytest.importorskip("torch")
+    from face_alignment.models import FAN
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    from vrn_studio.face.fan import weights_path
+
+    weights_path().parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(FAN(4).state_dict(), weights_path())
+    landmarker = get_landmarker("auto")
+    assert landmarker.name == "fan"
+    faces = landmarker.detect(sample_image_path("astronaut"))
+    assert len(faces) == 1 and faces[0].landmarks.shape == (68, 2)
+    assert landmarker.landmarks_in_box(sample_image_path("astronaut"), faces[0].box).landmarks.shape == (68, 2)

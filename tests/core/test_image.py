@@ -280,3 +280,22 @@ def test_permission_denied_message_without_root(tmp_path, monkeypatch):
     monkeypatch.setattr("vrn_studio.image.open", denied, raising=False)
     with pytest.raises(ImageError, match=r"Cannot read .*locked\.png: permission denied"):
         load_image(path)
+
+
+def test_float_and_premultiplied_pil_modes(tmp_path):
+    Image.new("F", (40, 40), 0.5).save(tmp_path / "f.tif")
+    assert np.all(load_image(tmp_path / "f.tif") == 128)
+    Image.new("F", (40, 40), 200.0).save(tmp_path / "f255.tif")
+    with pytest.raises(ImageError, match=r"f255\.tif has float values in \[200, 200\]; float images must lie in \[0, 1\]"):
+        load_image(tmp_path / "f255.tif")
+    assert np.all(load_image(Image.new("RGBa", (40, 40), (0, 0, 0, 0))) == 255)
+    with pytest.raises(ImageError, match="The given PIL image has colour mode La, which cannot be converted"):
+        load_image(Image.new("La", (40, 40), (40, 128)))
+
+
+def test_pil_image_with_exif_orientation_is_turned_upright():
+    stored = Image.fromarray(_marker_photo())
+    stored.getexif()[0x0112] = 6
+    loaded = load_image(stored)
+    assert loaded.shape == (60, 40, 3)
+    assert np.allclose(_marker_centre(loaded), _marker_centre(ORIENTATIONS[6](_marker_photo())))
