@@ -172,8 +172,15 @@ class VrnTreeBuilder:
         of ``scale_factor = 4``.
     """
 
-    def __init__(self, model: VRN, *, cudnn: bool = False, swap: bool = False, shared: bool = False,
-                 size: int | None = None) -> None:
+    def __init__(
+        self,
+        model: VRN,
+        *,
+        cudnn: bool = False,
+        swap: bool = False,
+        shared: bool = False,
+        size: int | None = None,
+    ) -> None:
         self.layers: Iterator[nn.Module] = iter(parametric_layers(model))
         self.model = model
         self.cudnn = cudnn
@@ -183,11 +190,16 @@ class VrnTreeBuilder:
         self.params: list[Tensor] = []
         self.shared = shared
 
-    def module(self, name: str, fields: dict[str, Any] | None = None, *, fast: bool = False,
-               version: int = 1) -> Obj:
+    def module(
+        self, name: str, fields: dict[str, Any] | None = None, *, fast: bool = False, version: int = 1
+    ) -> Obj:
         package = "cudnn" if fast and self.cudnn else "nn"
-        base = {"train": True, "output": Tensor.empty(self.tensor_type),
-                "gradInput": Tensor.empty(self.tensor_type), "_type": self.tensor_type}
+        base = {
+            "train": True,
+            "output": Tensor.empty(self.tensor_type),
+            "gradInput": Tensor.empty(self.tensor_type),
+            "_type": self.tensor_type,
+        }
         return Obj(f"{package}.{name}", {**base, **(fields or {})}, version)
 
     def _param(self, value: torch.Tensor) -> Tensor:
@@ -199,44 +211,88 @@ class VrnTreeBuilder:
         layer = next(self.layers)
         assert isinstance(layer, nn.Conv2d)
         (kh, kw), (dh, dw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
-        return self.module("SpatialConvolution", {
-            "nInputPlane": layer.in_channels, "nOutputPlane": layer.out_channels,
-            "kW": kw, "kH": kh, "dW": dw, "dH": dh, "padW": pw, "padH": ph,
-            "weight": self._param(layer.weight), "bias": self._param(layer.bias),
-            "gradWeight": Tensor.of(torch.zeros_like(layer.weight), self.tensor_type),
-            "gradBias": Tensor.of(torch.zeros_like(layer.bias), self.tensor_type),
-        }, fast=True)
+        return self.module(
+            "SpatialConvolution",
+            {
+                "nInputPlane": layer.in_channels,
+                "nOutputPlane": layer.out_channels,
+                "kW": kw,
+                "kH": kh,
+                "dW": dw,
+                "dH": dh,
+                "padW": pw,
+                "padH": ph,
+                "weight": self._param(layer.weight),
+                "bias": self._param(layer.bias),
+                "gradWeight": Tensor.of(torch.zeros_like(layer.weight), self.tensor_type),
+                "gradBias": Tensor.of(torch.zeros_like(layer.bias), self.tensor_type),
+            },
+            fast=True,
+        )
 
     def bn(self) -> Obj:
         layer = next(self.layers)
         assert isinstance(layer, BatchNorm)
-        return self.module("SpatialBatchNormalization", {
-            "eps": layer.eps, "momentum": 0.1, "affine": True,
-            "weight": self._param(layer.weight), "bias": self._param(layer.bias),
-            "running_mean": Tensor.of(layer.running_mean, self.tensor_type),
-            "running_var": Tensor.of(layer.running_var, self.tensor_type),
-            "gradWeight": Tensor.of(torch.zeros_like(layer.weight), self.tensor_type),
-            "gradBias": Tensor.of(torch.zeros_like(layer.bias), self.tensor_type),
-        }, fast=True, version=2)
+        return self.module(
+            "SpatialBatchNormalization",
+            {
+                "eps": layer.eps,
+                "momentum": 0.1,
+                "affine": True,
+                "weight": self._param(layer.weight),
+                "bias": self._param(layer.bias),
+                "running_mean": Tensor.of(layer.running_mean, self.tensor_type),
+                "running_var": Tensor.of(layer.running_var, self.tensor_type),
+                "gradWeight": Tensor.of(torch.zeros_like(layer.weight), self.tensor_type),
+                "gradBias": Tensor.of(torch.zeros_like(layer.bias), self.tensor_type),
+            },
+            fast=True,
+            version=2,
+        )
 
     def relu(self) -> Obj:
         return self.module("ReLU", {"threshold": 0, "val": 0, "inplace": False}, fast=True)
 
     def pool(self) -> Obj:
-        indices = Tensor.of(np.zeros(4), "torch.CudaLongTensor") if self.cudnn else Tensor.empty("torch.LongTensor")
-        return self.module("SpatialMaxPooling", {"kW": 2, "kH": 2, "dW": 2, "dH": 2, "padW": 0, "padH": 0,
-                                                 "ceil_mode": False, "indices": indices}, fast=True)
+        indices = (
+            Tensor.of(np.zeros(4), "torch.CudaLongTensor") if self.cudnn else Tensor.empty("torch.LongTensor")
+        )
+        return self.module(
+            "SpatialMaxPooling",
+            {
+                "kW": 2,
+                "kH": 2,
+                "dW": 2,
+                "dH": 2,
+                "padW": 0,
+                "padH": 0,
+                "ceil_mode": False,
+                "indices": indices,
+            },
+            fast=True,
+        )
 
     def seq(self, *modules: Obj) -> Obj:
         return self.module("Sequential", {"modules": list(modules)})
 
     def add(self, first: Obj, second: Obj) -> Obj:
         branches = [second, first] if self.swap else [first, second]
-        return self.seq(self.module("ConcatTable", {"modules": branches}), self.module("CAddTable", {"inplace": False}))
+        return self.seq(
+            self.module("ConcatTable", {"modules": branches}), self.module("CAddTable", {"inplace": False})
+        )
 
     def residual(self, n_in: int, n_out: int) -> Obj:
-        main = self.seq(self.bn(), self.relu(), self.conv(), self.bn(), self.relu(), self.conv(),
-                        self.bn(), self.relu(), self.conv())
+        main = self.seq(
+            self.bn(),
+            self.relu(),
+            self.conv(),
+            self.bn(),
+            self.relu(),
+            self.conv(),
+            self.bn(),
+            self.relu(),
+            self.conv(),
+        )
         skip = self.conv() if n_in != n_out else self.module("Identity")
         return self.add(main, skip)
 
@@ -244,10 +300,15 @@ class VrnTreeBuilder:
         return [self.conv(), self.bn(), self.relu()]
 
     def hourglass(self, depth: int, features: int) -> Obj:
-        same = self.seq(*[self.residual(features, features) for _ in range(3)],
-                        *([self.hourglass(depth - 1, features)] if depth > 1 else []))
-        low = self.seq(self.pool(), *[self.residual(features, features) for _ in range(6 if depth > 1 else 9)],
-                       self.module("SpatialUpSamplingNearest", {"scale_factor": 2}))
+        same = self.seq(
+            *[self.residual(features, features) for _ in range(3)],
+            *([self.hourglass(depth - 1, features)] if depth > 1 else []),
+        )
+        low = self.seq(
+            self.pool(),
+            *[self.residual(features, features) for _ in range(6 if depth > 1 else 9)],
+            self.module("SpatialUpSamplingNearest", {"scale_factor": 2}),
+        )
         return self.seq(self.add(same, low), self.residual(features, features))
 
     def build(self) -> Obj:
@@ -255,15 +316,31 @@ class VrnTreeBuilder:
         model = self.model
         features = model.head[1].in_channels
         depth = sum(isinstance(m, nn.MaxPool2d) for m in model.stacks[0].modules())
-        stem = [self.conv(), self.bn(), self.relu(), self.residual(64, 128), self.pool(),
-                self.residual(128, 128), self.residual(128, features)]
-        stacks = [self.add(self.seq(self.hourglass(depth, features), *self.conv_bn_relu(), *self.conv_bn_relu()),
-                           self.module("Identity"))
-                  for _ in model.stacks]
+        stem = [
+            self.conv(),
+            self.bn(),
+            self.relu(),
+            self.residual(64, 128),
+            self.pool(),
+            self.residual(128, 128),
+            self.residual(128, features),
+        ]
+        stacks = [
+            self.add(
+                self.seq(self.hourglass(depth, features), *self.conv_bn_relu(), *self.conv_bn_relu()),
+                self.module("Identity"),
+            )
+            for _ in model.stacks
+        ]
         head = [*self.conv_bn_relu(), self.conv()]
-        upsample = (self.module("SpatialUpSamplingBilinear", {"oheight": self.size, "owidth": self.size})
-                    if self.size else self.module("SpatialUpSamplingBilinear", {"scale_factor": 4}))
-        last = self.module("ConcatTable", {"modules": [self.seq(upsample, self.module("Sigmoid", fast=True))]})
+        upsample = (
+            self.module("SpatialUpSamplingBilinear", {"oheight": self.size, "owidth": self.size})
+            if self.size
+            else self.module("SpatialUpSamplingBilinear", {"scale_factor": 4})
+        )
+        last = self.module(
+            "ConcatTable", {"modules": [self.seq(upsample, self.module("Sigmoid", fast=True))]}
+        )
         if self.shared:
             self._share()
         return self.seq(*stem, *stacks, *head, last)

@@ -7,8 +7,7 @@ from pathlib import Path
 from t7_writer import write_small_vrn
 
 from vrn_studio.cli.main import main
-from vrn_studio.weights import ENV_VAR, Manifest
-from vrn_studio.weights import store
+from vrn_studio.weights import ENV_VAR, Manifest, store
 
 
 def test_list_with_nothing_installed(capsys):
@@ -23,7 +22,10 @@ def test_import_list_verify(tmp_path, capsys, monkeypatch):
     assert main(["weights", "import", str(t7)]) == 0
     manifest_path = store.user_dir() / "vrn-unguided.json"
     manifest = Manifest.read(manifest_path)
-    assert f"Imported and checked against the .t7 network: vrn-unguided: {manifest_path}" in capsys.readouterr().out
+    assert (
+        f"Imported and checked against the .t7 network: vrn-unguided: {manifest_path}"
+        in capsys.readouterr().out
+    )
 
     out_dir = tmp_path / "elsewhere"
     assert main(["weights", "import", str(t7), "--name", "second", "--out", str(out_dir)]) == 0
@@ -34,8 +36,15 @@ def test_import_list_verify(tmp_path, capsys, monkeypatch):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "LOCATION", "SIZE", "LICENCE", "SHA256", "VERIFIED"]
     assert lines[1].split()[:2] == ["second", "env"]
-    assert lines[2].split() == ["vrn-unguided", "user", f"{manifest.size / 1e6:.1f}", "MB", "MIT",
-                                manifest.sha256[:12], "yes"]
+    assert lines[2].split() == [
+        "vrn-unguided",
+        "user",
+        f"{manifest.size / 1e6:.1f}",
+        "MB",
+        "MIT",
+        manifest.sha256[:12],
+        "yes",
+    ]
 
     assert main(["weights", "verify"]) == 0
     assert capsys.readouterr().out.count("ok ") == 2

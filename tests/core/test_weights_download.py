@@ -25,7 +25,7 @@ class _Server:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 data = server.files.get(self.path)
                 wanted = self.headers.get("Range")
                 server.requests.append(wanted)
@@ -67,8 +67,9 @@ PAYLOAD = bytes(range(256)) * 1000
 
 def test_fetch_whole_file(server, tmp_path):
     server.files["/f.bin"] = PAYLOAD
-    target = fetch(server.url("/f.bin"), tmp_path / "f.bin", sha256=hashlib.sha256(PAYLOAD).hexdigest(),
-                   progress=False)
+    target = fetch(
+        server.url("/f.bin"), tmp_path / "f.bin", sha256=hashlib.sha256(PAYLOAD).hexdigest(), progress=False
+    )
     assert target.read_bytes() == PAYLOAD
     assert not (tmp_path / "f.bin.part").exists()
     assert server.requests == [None]
@@ -108,7 +109,9 @@ def test_unreachable_server_fails_at_once_with_manual_steps(tmp_path, monkeypatc
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/vrn-unguided.t7"
-    monkeypatch.setitem(KNOWN_MODELS, "vrn-unguided", KnownModel("vrn-unguided", url, "vrn-unguided.t7", "MIT"))
+    monkeypatch.setitem(
+        KNOWN_MODELS, "vrn-unguided", KnownModel("vrn-unguided", url, "vrn-unguided.t7", "MIT")
+    )
     with pytest.raises(WeightsError) as info:
         download("vrn-unguided", tmp_path, progress=False, timeout=5)
     message = str(info.value)
@@ -128,8 +131,11 @@ def test_download_imports_the_model(server, tmp_path, monkeypatch):
     manifest = Manifest.read(manifest_path)
     assert (manifest.name, manifest.source, manifest.licence) == ("vrn-unguided", url, "MIT")
     assert manifest.imported_from["sha256"] == known.sha256
-    assert sorted(p.name for p in dest.iterdir()) == ["vrn-unguided.json", "vrn-unguided.safetensors",
-                                                     "vrn-unguided.t7"]
+    assert sorted(p.name for p in dest.iterdir()) == [
+        "vrn-unguided.json",
+        "vrn-unguided.safetensors",
+        "vrn-unguided.t7",
+    ]
     assert load_model(manifest_path).manifest == manifest
 
 

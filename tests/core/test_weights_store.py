@@ -45,7 +45,11 @@ def imported(tmp_path_factory) -> Path:
 @pytest.fixture
 def store(tmp_path, monkeypatch) -> dict[str, Path]:
     """Isolated search folders: two from the environment variable and the user folder."""
-    folders = {"env1": tmp_path / "env1", "env2": tmp_path / "env2", "user": tmp_path / "user-data" / "weights"}
+    folders = {
+        "env1": tmp_path / "env1",
+        "env2": tmp_path / "env2",
+        "user": tmp_path / "user-data" / "weights",
+    }
     for folder in folders.values():
         folder.mkdir(parents=True)
     monkeypatch.setenv(ENV_VAR, f"{folders['env1']}{os.pathsep}{folders['env2']}")
@@ -69,7 +73,9 @@ def test_manifest_round_trip_and_validation(tmp_path, imported):
     assert Manifest.from_json(manifest.to_json()) == manifest
     assert manifest.created.endswith("+00:00")
     with pytest.raises(WeightsError, match="missing sha256"):
-        Manifest.from_json(json.dumps({k: v for k, v in json.loads(manifest.to_json()).items() if k != "sha256"}))
+        Manifest.from_json(
+            json.dumps({k: v for k, v in json.loads(manifest.to_json()).items() if k != "sha256"})
+        )
     with pytest.raises(WeightsError, match="size should be an integer"):
         Manifest.from_json(manifest.to_json().replace(f'"size": {manifest.size}', '"size": "big"'))
     with pytest.raises(WeightsError, match="x.json is not a valid manifest"):
@@ -163,8 +169,15 @@ def test_pickle_checkpoints_are_refused_and_never_unpickled(tmp_path, suffix):
     marker = tmp_path / "unpickled"
     checkpoint = tmp_path / f"evil{suffix}"
     checkpoint.write_bytes(pickle.dumps({"state": _Marker(marker)}, protocol=4))
-    Manifest(name="evil", file=checkpoint.name, sha256=sha256_file(checkpoint), size=checkpoint.stat().st_size,
-             source="nowhere", licence="none", architecture=SMALL_CONFIG).write(tmp_path / "evil.json")
+    Manifest(
+        name="evil",
+        file=checkpoint.name,
+        sha256=sha256_file(checkpoint),
+        size=checkpoint.stat().st_size,
+        source="nowhere",
+        licence="none",
+        architecture=SMALL_CONFIG,
+    ).write(tmp_path / "evil.json")
     for target in (checkpoint, tmp_path / "evil.json"):
         with pytest.raises(WeightsError, match="pickle-based PyTorch checkpoint.*never loads"):
             load_model(target)
@@ -174,9 +187,17 @@ def test_pickle_checkpoints_are_refused_and_never_unpickled(tmp_path, suffix):
 def test_torch_zip_checkpoint_is_refused(tmp_path):
     checkpoint = tmp_path / "model.bin"
     torch.save({"w": torch.zeros(1)}, checkpoint)
-    (tmp_path / "model.json").write_text(Manifest(
-        name="m", file="model.bin", sha256=sha256_file(checkpoint), size=checkpoint.stat().st_size,
-        source="-", licence="-", architecture=SMALL_CONFIG).to_json())
+    (tmp_path / "model.json").write_text(
+        Manifest(
+            name="m",
+            file="model.bin",
+            sha256=sha256_file(checkpoint),
+            size=checkpoint.stat().st_size,
+            source="-",
+            licence="-",
+            architecture=SMALL_CONFIG,
+        ).to_json()
+    )
     with pytest.raises(WeightsError, match="pickle-based"):
         load_model(checkpoint)
 

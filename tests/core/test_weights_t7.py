@@ -49,8 +49,20 @@ def _assert_same_state(model, loaded) -> None:
 def test_round_trip_through_torchfile(tmp_path):
     flat = Storage(np.arange(10, dtype=np.float32))
     view = Tensor(flat, (2, 3), (3, 1), offset=4)
-    obj = Obj("nn.Thing", {"n": 3, "x": 0.5, "flag": True, "name": "abc", "t": view, "again": view,
-                           "list": [1, 2], "nothing": None}, version=2)
+    obj = Obj(
+        "nn.Thing",
+        {
+            "n": 3,
+            "x": 0.5,
+            "flag": True,
+            "name": "abc",
+            "t": view,
+            "again": view,
+            "list": [1, 2],
+            "nothing": None,
+        },
+        version=2,
+    )
     path = save_t7(obj, tmp_path / "x.t7")
     loaded = torchfile.load(str(path), use_list_heuristic=False)
     assert loaded.torch_typename() == b"nn.Thing"
@@ -66,7 +78,9 @@ def test_shared_storage_views_are_read_at_their_offsets(tmp_path, small_model):
     root = load_t7(_write(tmp_path, small_model, shared=True, cudnn=True))
     first_conv = root.children[0]
     assert first_conv.typename == "cudnn.SpatialConvolution"
-    torch.testing.assert_close(first_conv.tensor("weight"), small_model.stem[0].weight.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(
+        first_conv.tensor("weight"), small_model.stem[0].weight.detach(), rtol=0, atol=0
+    )
     torch.testing.assert_close(first_conv.tensor("bias"), small_model.stem[0].bias.detach(), rtol=0, atol=0)
 
 
@@ -92,8 +106,14 @@ def test_interpreter_upsampling_and_pooling_follow_torch7():
 
 def test_interpreter_batch_norm_modes():
     x = torch.randn(1, 2, 5, 5, generator=torch.Generator().manual_seed(0))
-    bn = _leaf("SpatialBatchNormalization", eps=1e-5, weight=torch.ones(2), bias=torch.zeros(2),
-               running_mean=torch.full((2,), 3.0), running_var=torch.full((2,), 4.0))
+    bn = _leaf(
+        "SpatialBatchNormalization",
+        eps=1e-5,
+        weight=torch.ones(2),
+        bias=torch.zeros(2),
+        running_mean=torch.full((2,), 3.0),
+        running_var=torch.full((2,), 4.0),
+    )
     image = run_t7(bn, x, norm="image")
     torch.testing.assert_close(image.mean(dim=(0, 2, 3)), torch.zeros(2), atol=1e-5, rtol=0)
     running = run_t7(bn, x, norm="running")
@@ -102,8 +122,19 @@ def test_interpreter_batch_norm_modes():
 
 def test_interpreter_tables():
     x = torch.ones(1, 1, 2, 2)
-    conv = _leaf("SpatialConvolution", nInputPlane=1, nOutputPlane=1, kW=1, kH=1, dW=1, dH=1,
-                 padW=0, padH=0, weight=torch.full((1, 1, 1, 1), 2.0), bias=torch.ones(1))
+    conv = _leaf(
+        "SpatialConvolution",
+        nInputPlane=1,
+        nOutputPlane=1,
+        kW=1,
+        kH=1,
+        dW=1,
+        dH=1,
+        padW=0,
+        padH=0,
+        weight=torch.full((1, 1, 1, 1), 2.0),
+        bias=torch.ones(1),
+    )
     table = T7Module("ConcatTable", "nn.ConcatTable", "m", {}, (conv, _leaf("Identity")))
     out = run_t7(T7Module("Sequential", "nn.Sequential", "m", {}, (table, _leaf("CAddTable"))), x)
     assert torch.equal(out, torch.full((1, 1, 2, 2), 4.0))
@@ -115,14 +146,21 @@ def test_interpreter_tables():
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"cudnn": True}, {"shared": True}, {"swap": True}, {"cudnn": True, "shared": True, "swap": True},
-     {"size": 32}],
+    [
+        {},
+        {"cudnn": True},
+        {"shared": True},
+        {"swap": True},
+        {"cudnn": True, "shared": True, "swap": True},
+        {"size": 32},
+    ],
     ids=["nn", "cudnn", "shared-storage", "swapped-branches", "all", "fixed-size"],
 )
 def test_small_import_end_to_end(tmp_path, small_model, options):
     t7 = _write(tmp_path, small_model, **options)
-    manifest_path = import_t7(t7, out_dir=tmp_path / "out", name="small", source="http://example/x.t7",
-                              licence="MIT")
+    manifest_path = import_t7(
+        t7, out_dir=tmp_path / "out", name="small", source="http://example/x.t7", licence="MIT"
+    )
     manifest = Manifest.read(manifest_path)
     weights = manifest_path.parent / manifest.file
     assert manifest.architecture == {"in_channels": 3, **SMALL}
@@ -136,7 +174,7 @@ def test_small_import_end_to_end(tmp_path, small_model, options):
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     root = load_t7(t7)
     for norm in ("image", "running"):
-        expected = torch.cat([t7_forward(root, x[i:i + 1], norm=norm) for i in range(2)])
+        expected = torch.cat([t7_forward(root, x[i : i + 1], norm=norm) for i in range(2)])
         with torch.no_grad():
             found = load_model(manifest_path, norm=norm).model(x)
         torch.testing.assert_close(found, expected, atol=1e-5, rtol=0)
@@ -145,8 +183,13 @@ def test_small_import_end_to_end(tmp_path, small_model, options):
 def test_full_size_unguided_import(tmp_path):
     model = random_vrn(seed=2)
     t7 = _write(tmp_path, model, shared=True)
-    assert infer_architecture(load_t7(t7)) == {"in_channels": 3, "features": 256, "depth_bins": 200,
-                                               "stacks": 2, "hourglass_depth": 4}
+    assert infer_architecture(load_t7(t7)) == {
+        "in_channels": 3,
+        "features": 256,
+        "depth_bins": 200,
+        "stacks": 2,
+        "hourglass_depth": 4,
+    }
     manifest_path = import_t7(t7, out_dir=tmp_path)
     tensors = load_file(manifest_path.with_suffix(".safetensors"))
     assert len(tensors) == 1644
@@ -203,12 +246,19 @@ def test_probe_disagreement_refuses_to_save(tmp_path, small_model):
 
 
 def test_other_network_is_refused(tmp_path):
-    mlp = Obj("nn.Sequential", {"modules": [
-        Obj("nn.Linear", {"weight": Tensor.of(np.ones((2, 3))), "bias": Tensor.of(np.ones(2))}),
-        Obj("nn.Tanh"),
-    ]})
+    mlp = Obj(
+        "nn.Sequential",
+        {
+            "modules": [
+                Obj("nn.Linear", {"weight": Tensor.of(np.ones((2, 3))), "bias": Tensor.of(np.ones(2))}),
+                Obj("nn.Tanh"),
+            ]
+        },
+    )
     path = save_t7(mlp, tmp_path / "mlp.t7")
-    with pytest.raises(WeightsError, match=r"contains nn.Linear at model.modules\[1\].*Is this the VRN model"):
+    with pytest.raises(
+        WeightsError, match=r"contains nn.Linear at model.modules\[1\].*Is this the VRN model"
+    ):
         import_t7(path, out_dir=tmp_path)
     assert _outputs(tmp_path) == []
 
@@ -236,8 +286,14 @@ def test_garbage_and_huge_sizes_are_refused(tmp_path):
     with pytest.raises(WeightsError, match="garbage.t7"):
         load_t7(garbage)
     huge = tmp_path / "huge.t7"  # a FloatStorage claiming 2**40 elements
-    huge.write_bytes(struct.pack("<ii", 4, 1) + struct.pack("<i", 3) + b"V 1"
-                     + struct.pack("<i", 18) + b"torch.FloatStorage" + struct.pack("<q", 2**40))
+    huge.write_bytes(
+        struct.pack("<ii", 4, 1)
+        + struct.pack("<i", 3)
+        + b"V 1"
+        + struct.pack("<i", 18)
+        + b"torch.FloatStorage"
+        + struct.pack("<q", 2**40)
+    )
     with pytest.raises(WeightsError, match="huge.t7"):
         load_t7(huge)
     with pytest.raises(WeightsError, match="does not exist"):

@@ -20,8 +20,9 @@ from vrn_studio.weights.manifest import Manifest
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``weights`` command and its sub-commands to the CLI parser."""
-    parser = subparsers.add_parser("weights", help="list, import, download and verify models",
-                                   description="Manage VRN model weights.")
+    parser = subparsers.add_parser(
+        "weights", help="list, import, download and verify models", description="Manage VRN model weights."
+    )
     parser.set_defaults(func=lambda args: parser.print_help() or 0)
     sub = parser.add_subparsers(dest="weights_command", metavar="ACTION")
 
@@ -37,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     download_parser = sub.add_parser("download", help="download a published model and import it")
     download_parser.add_argument("name", choices=sorted(KNOWN_MODELS), help="model to download")
-    download_parser.add_argument("--out", metavar="DIR", help="folder to write to (default: your user folder)")
+    download_parser.add_argument(
+        "--out", metavar="DIR", help="folder to write to (default: your user folder)"
+    )
     download_parser.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
     download_parser.set_defaults(func=_download)
 
@@ -59,8 +62,14 @@ def _list(args: argparse.Namespace) -> int:
     if entries:
         rows = [("NAME", "LOCATION", "SIZE", "LICENCE", "SHA256", "VERIFIED")]
         rows += [
-            (e.name, e.location, f"{e.manifest.size / 1e6:.1f} MB", e.manifest.licence,
-             e.manifest.sha256[:12], _status(e))
+            (
+                e.name,
+                e.location,
+                f"{e.manifest.size / 1e6:.1f} MB",
+                e.manifest.licence,
+                e.manifest.sha256[:12],
+                _status(e),
+            )
             for e in entries
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]

@@ -16,8 +16,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vrn_studio.errors import WeightsError
-from vrn_studio.weights.manifest import sha256_file
 from vrn_studio.weights import store
+from vrn_studio.weights.manifest import sha256_file
 from vrn_studio.weights.t7 import RELEASE_LICENCE, RELEASE_URL, import_t7
 
 _CHUNK = 1 << 16
@@ -108,7 +108,9 @@ def fetch(
         if exc.code == 416 and done:
             part.unlink()
             return fetch(url, target, sha256=sha256, progress=progress, timeout=timeout)
-        raise WeightsError(f"Cannot download {url}: HTTP {exc.code} {exc.reason}. {manual_steps(url, target.name)}") from exc
+        raise WeightsError(
+            f"Cannot download {url}: HTTP {exc.code} {exc.reason}. {manual_steps(url, target.name)}"
+        ) from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise WeightsError(
@@ -118,10 +120,17 @@ def fetch(
         resumed = response.status == 206
         length = response.headers.get("Content-Length")
         total = int(length) + (done if resumed else 0) if length is not None else None
-        with open(part, "ab" if resumed else "wb") as out, tqdm(
-            total=total, initial=done if resumed else 0, unit="B", unit_scale=True,
-            desc=target.name, disable=not progress,
-        ) as bar:
+        with (
+            open(part, "ab" if resumed else "wb") as out,
+            tqdm(
+                total=total,
+                initial=done if resumed else 0,
+                unit="B",
+                unit_scale=True,
+                desc=target.name,
+                disable=not progress,
+            ) as bar,
+        ):
             try:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
@@ -187,5 +196,6 @@ def download(
     original = folder / known.filename
     if not original.is_file():
         fetch(known.url, original, sha256=known.sha256, progress=progress, timeout=timeout)
-    return import_t7(original, out_dir=folder, name=name, source=known.url, licence=known.licence,
-                     overwrite=overwrite)
+    return import_t7(
+        original, out_dir=folder, name=name, source=known.url, licence=known.licence, overwrite=overwrite
+    )

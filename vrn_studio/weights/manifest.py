@@ -114,8 +114,11 @@ class Manifest:
         if not isinstance(data, dict):
             raise WeightsError(f"{origin} is not a valid manifest: expected a JSON object")
         names = {f.name for f in dataclasses.fields(cls)}
-        required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
-                    and f.default_factory is dataclasses.MISSING}
+        required = {
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
         missing = sorted(required - data.keys())
         if missing:
             raise WeightsError(f"{origin} is not a valid manifest: missing {', '.join(missing)}")

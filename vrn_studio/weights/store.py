@@ -28,7 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from vrn_studio.errors import WeightsError
+from vrn_studio.errors import DeviceError, WeightsError
 from vrn_studio.model import VRN, NormMode
 from vrn_studio.weights.manifest import MANIFEST_SUFFIX, Manifest, sha256_file
 
@@ -214,7 +214,9 @@ def check_safetensors(path: Path) -> None:
             "or convert the original Torch7 file with `vrn-studio weights import FILE.t7`."
         )
     if not looks_safetensors:
-        raise WeightsError(f"{path} is not a safetensors file; import the original model with `vrn-studio weights import`")
+        raise WeightsError(
+            f"{path} is not a safetensors file; import the original model with `vrn-studio weights import`"
+        )
 
 
 def _resolve(name_or_path: str | os.PathLike[str]) -> ModelEntry:
@@ -231,7 +233,9 @@ def _resolve(name_or_path: str | os.PathLike[str]) -> ModelEntry:
             return find_model(name_or_path)
         raise WeightsError(f"{path} does not exist; give an installed model name or a manifest file")
     if path.suffix == ".t7":
-        raise WeightsError(f"{path} is a Torch7 file; convert it first with `vrn-studio weights import {path}`")
+        raise WeightsError(
+            f"{path} is a Torch7 file; convert it first with `vrn-studio weights import {path}`"
+        )
     if path.suffix != MANIFEST_SUFFIX:
         check_safetensors(path)
     manifest_path = path.with_suffix(MANIFEST_SUFFIX)
@@ -280,6 +284,8 @@ def load_model(
     WeightsError
         If the model is not installed (naming the folders searched and the command to
         run), is corrupt, is a pickle checkpoint, or does not fit the network.
+    DeviceError
+        If the network cannot be moved to ``device`` / ``dtype``.
     """
     entry = _resolve(name_or_path)
     verify_model(entry)
@@ -292,7 +298,9 @@ def load_model(
     try:
         model = VRN(**entry.manifest.architecture, norm=norm)
     except TypeError as exc:
-        raise WeightsError(f"{entry.path} has an unusable architecture {entry.manifest.architecture}: {exc}") from exc
+        raise WeightsError(
+            f"{entry.path} has an unusable architecture {entry.manifest.architecture}: {exc}"
+        ) from exc
     expected = model.state_dict()
     missing = sorted(expected.keys() - state.keys())
     unexpected = sorted(state.keys() - expected.keys())
@@ -308,4 +316,8 @@ def load_model(
                 f"expected {tuple(tensor.shape)}"
             )
     load_state(model, state)
-    return LoadedModel(model.to(device=device, dtype=dtype).eval(), entry.manifest)
+    try:
+        model = model.to(device=device, dtype=dtype)
+    except (RuntimeError, AssertionError) as exc:
+        raise DeviceError(f"Cannot put {entry.name} on device {device!r} as {dtype}: {exc}") from exc
+    return LoadedModel(model.eval(), entry.manifest)
