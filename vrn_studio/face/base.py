@@ -104,7 +104,8 @@ class Landmarker(ABC):
         Parameters
         ----------
         image : str, os.PathLike, np.ndarray or PIL.Image.Image
-            The photo; anything :func:`vrn_studio.image.load_image` accepts.
+            The photo; anything :func:`vrn_studio.image.load_image` accepts (which raises
+            ``ImageError`` for unreadable input).
 
         Returns
         -------
@@ -129,6 +130,13 @@ class Landmarker(ABC):
         -------
         Face
             With the given box, score 1.0 and the landmarks found in it.
+
+        Raises
+        ------
+        ValueError
+            ``box`` is not 4 finite numbers with x1 < x2 and y1 < y2 (at least 1 pixel apart).
+        ImageError
+            ``image`` cannot be read (see :func:`vrn_studio.image.load_image`).
         """
         checked = as_box(box)
         if checked[2] - checked[0] < 1 or checked[3] - checked[1] < 1:

@@ -6,6 +6,7 @@ works without a download. Imported only when chosen (see ``vrn_studio.face.regis
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import warnings
@@ -47,6 +48,12 @@ def missing_files() -> str | None:
         f"The 'dlib' landmarker needs {SHAPE_PREDICTOR_FILE} from 'face_recognition_models', which "
         "is not installed or incomplete. Install it with: pip install 'vrn-studio[dlib]'"
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _load_shape_predictor(path: str) -> dlib.shape_predictor:
+    """Load the 68-point model once per process (about 100 MB, most of a second)."""
+    return dlib.shape_predictor(path)
 
 
 class DlibFaceDetector:
@@ -125,7 +132,7 @@ class DlibLandmarker(Landmarker):
         if path is None:
             raise MissingDependencyError(missing_files())
         self.detector = DlibFaceDetector(upsample=upsample, min_score=min_score, max_side=max_side)
-        self._predictor = dlib.shape_predictor(str(path))
+        self._predictor = _load_shape_predictor(str(path))
 
     def _detect(self, image: np.ndarray) -> list[Face]:
         return [
