@@ -182,3 +182,12 @@ def test_real_face_alignment_with_random_weights(monkeypatch, tmp_path):
     faces = landmarker.detect(sample_image_path("astronaut"))
     assert len(faces) == 1 and faces[0].landmarks.shape == (68, 2)
     assert landmarker.landmarks_in_box(sample_image_path("astronaut"), faces[0].box).landmarks.shape == (68, 2)
+
+
+def test_dlib_model_file_missing(monkeypatch):
+    monkeypatch.setattr("vrn_studio.face.dlib.SHAPE_PREDICTOR_FILE", "no_such_model.dat")
+    message = available_landmarkers()["dlib"]
+    assert message.startswith("The 'dlib' landmarker needs no_such_model.dat from 'face_recognition_models'")
+    assert message.endswith("Install it with: pip install 'vrn-studio[dlib]'")
+    with pytest.raises(MissingDependencyError, match="needs no_such_model.dat"):
+        get_landmarker("dlib")

@@ -33,7 +33,9 @@ def shape_predictor_path() -> Path | None:
         spec = importlib.util.find_spec("face_recognition_models")
     except (ImportError, ValueError):
         return None
-    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
         path = Path(folder) / "models" / SHAPE_PREDICTOR_FILE
         if path.is_file():
             return path
