@@ -9,6 +9,8 @@ from vrn_studio.mesh import Mesh, depth_map
 
 LIGHT = np.array([0.3, -0.4, 0.87])
 """Direction towards the light in (x, y down, z towards the camera), for shading."""
+CLAY = (150.0, 190.0, 255.0)
+"""RGB of a fully lit mesh in overlays: a light blue that stands out from skin tones."""
 
 
 def shade_depth(depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +39,7 @@ def shade_depth(depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mesh_overlay(image: np.ndarray, mesh_photo: Mesh, *, alpha: float = 0.7) -> np.ndarray:
-    """The photo with the photo-space mesh drawn over it, shaded grey.
+    """The photo with the photo-space mesh drawn over it, shaded in a light blue clay colour.
 
     Parameters
     ----------
@@ -55,9 +57,9 @@ def mesh_overlay(image: np.ndarray, mesh_photo: Mesh, *, alpha: float = 0.7) -> 
     if mesh_photo.is_empty:
         return image.copy()
     shade, mask = shade_depth(depth_map(mesh_photo, shape=image.shape[:2]))
-    grey = (shade[..., None] * np.array([235.0, 225.0, 210.0])).astype(np.float32)
+    clay = (shade[..., None] * np.array(CLAY)).astype(np.float32)
     out = image.astype(np.float32)
-    out[mask] = (1 - alpha) * out[mask] + alpha * grey[mask]
+    out[mask] = (1 - alpha) * out[mask] + alpha * clay[mask]
     return np.clip(out, 0, 255).astype(np.uint8)
 
 

@@ -57,10 +57,9 @@ def _writers(result: Result, stem: Path, frame: MeshFrame, overwrite: bool) -> d
     def volume() -> Path | None:
         if result.volume is None:
             return None
-        t = result.transform
         return export_volume(
             result.volume, Path(f"{stem}_volume.npz"), overwrite=overwrite,
-            crop_transform=np.array([t.scale, t.tx, t.ty]), model=str(result.model),
+            transform=result.transform, model=str(result.model),
         )
 
     def depth() -> Path | None:
