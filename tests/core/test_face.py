@@ -167,9 +167,10 @@ def test_landmarks_in_a_hand_drawn_box(dlib_landmarker):
         dlib_landmarker.landmarks_in_box(sample_image_path("astronaut"), (10, np.nan, 20, 50))
 
 
-def test_dlib_options_are_checked():
-    with pytest.warns(UserWarning, match="runs on the CPU; device 'cuda' is ignored"):
+def test_dlib_options_are_checked(caplog):
+    with caplog.at_level("INFO", logger="vrn_studio.face.dlib"):
         get_landmarker("dlib", device="cuda", upsample=0)
+    assert "runs on the CPU; device 'cuda' is ignored" in caplog.text
     with pytest.raises(ValueError, match="upsample must be 0, 1, 2 or 3; got 7"):
         get_landmarker("dlib", upsample=7)
     with pytest.raises(TypeError):

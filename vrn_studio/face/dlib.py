@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
-import warnings
+import logging
 from pathlib import Path
 
 import cv2
@@ -18,6 +18,8 @@ import numpy as np
 
 from vrn_studio.errors import MissingDependencyError
 from vrn_studio.face.base import Face, Landmarker
+
+log = logging.getLogger(__name__)
 
 SHAPE_PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 """The 68-point model inside the ``face_recognition_models`` package (its ``models/`` folder)."""
@@ -113,7 +115,8 @@ class DlibLandmarker(Landmarker):
     Parameters
     ----------
     device : str, default: "cpu"
-        dlib runs on the CPU; any other value is ignored with a warning.
+        dlib runs on the CPU; any other value (the network's device, say) is logged at info
+        level and ignored.
     upsample, min_score, max_side
         Passed to :class:`DlibFaceDetector`.
 
@@ -129,7 +132,7 @@ class DlibLandmarker(Landmarker):
         self, *, device: str = "cpu", upsample: int = 1, min_score: float = 0.25, max_side: int = 1600
     ) -> None:
         if str(device) not in ("cpu", "auto"):
-            warnings.warn(f"The 'dlib' landmarker runs on the CPU; device {device!r} is ignored", stacklevel=2)
+            log.info("The 'dlib' landmarker runs on the CPU; device %r is ignored", device)
         path = shape_predictor_path()
         if path is None:
             raise MissingDependencyError(missing_files())
