@@ -10,6 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchfile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from safetensors.torch import load_file
 from t7_writer import SMALL_CONFIG, Obj, Storage, Tensor, VrnTreeBuilder, random_vrn, save_t7, vrn_tree
 
@@ -307,3 +309,18 @@ def test_tensor_view_past_its_storage_is_refused(tmp_path, small_model):
     weight.storage = Storage(weight.storage.data[:10])
     with pytest.raises(WeightsError, match="beyond the end of its storage"):
         load_t7(save_t7(tree, tmp_path / "short.t7"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_corrupted_bytes_never_escape_as_other_errors(tmp_path, data):
+    conv = VrnTreeBuilder(random_vrn(**SMALL)).conv()
+    original = bytearray(save_t7(Obj("nn.Sequential", {"modules": [conv]}), tmp_path / "ok.t7").read_bytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        original[data.draw(st.integers(0, len(original) - 1))] = data.draw(st.integers(0, 255))
+    bad = tmp_path / "bad.t7"
+    bad.write_bytes(bytes(original))
+    try:
+        load_t7(bad)
+    except WeightsError as exc:
+        assert "bad.t7" in str(exc)
