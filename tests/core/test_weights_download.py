@@ -21,6 +21,7 @@ class _Server:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.ranges = True
+        self.cut_at: int | None = None
         self.requests: list[str | None] = []
         server = self
 
@@ -41,7 +42,9 @@ class _Server:
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 self.send_header("Content-Length", str(len(data) - start))
                 self.end_headers()
-                self.wfile.write(data[start:])
+                end = len(data) if server.cut_at is None else server.cut_at
+                self.wfile.write(data[start:end])
+                server.cut_at = None
 
             def log_message(self, *args) -> None:
                 pass
@@ -83,6 +86,17 @@ def test_fetch_resumes_a_partial_download(server, tmp_path):
     fetch(server.url("/f.bin"), tmp_path / "f.bin", progress=False)
     assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
     assert server.requests == ["bytes=1000-"]
+
+
+def test_interrupted_download_keeps_its_part_and_resumes(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    server.cut_at = 5000
+    with pytest.raises(WeightsError, match="stopped at 5000 of 256000 bytes; run the same command again"):
+        fetch(server.url("/f.bin"), tmp_path / "f.bin", progress=False)
+    assert (tmp_path / "f.bin.part").stat().st_size == 5000 and not (tmp_path / "f.bin").exists()
+    fetch(server.url("/f.bin"), tmp_path / "f.bin", progress=False)
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+    assert server.requests == [None, "bytes=5000-"]
 
 
 def test_fetch_restarts_when_the_server_ignores_ranges(server, tmp_path):

@@ -7,6 +7,7 @@ Only :mod:`urllib` is used. An unreachable server fails at once with the manual 
 
 from __future__ import annotations
 
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -135,7 +136,7 @@ def fetch(
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
                     bar.update(len(chunk))
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 raise WeightsError(
                     f"Download of {url} was interrupted ({exc}); run the same command again to resume"
                 ) from exc
