@@ -134,3 +134,13 @@ def test_bfloat16_on_cpu_stays_close_to_float32() -> None:
     diff = (low - ref).abs()
     assert low.dtype == torch.float32 and diff.isfinite().all()
     assert float(diff.mean()) < 0.03 and float(diff.max()) < 0.15
+
+
+def test_state_round_trips_through_a_plain_dict() -> None:
+    """safetensors gives back a plain dict without PyTorch's version metadata."""
+    source = VRN(**SMALL)
+    plain = {name: tensor.clone() for name, tensor in source.state_dict().items()}
+    target = VRN(**SMALL)
+    target.load_state_dict(plain, strict=True)
+    for name, tensor in target.state_dict().items():
+        assert torch.equal(tensor, plain[name]), name

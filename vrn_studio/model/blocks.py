@@ -38,6 +38,11 @@ class BatchNorm(nn.BatchNorm2d):
         self.register_buffer("num_batches_tracked", None)
         self.norm = norm
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs) -> None:  # noqa: ANN001
+        # BatchNorm2d treats a state without version metadata (safetensors has none) as a
+        # pre-2018 checkpoint and adds num_batches_tracked, which this module does not keep.
+        nn.Module._load_from_state_dict(self, state_dict, prefix, local_metadata, *args, **kwargs)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if self.training or self.norm == "running":
             return super().forward(x)

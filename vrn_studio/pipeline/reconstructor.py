@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Generator, Iterable, Iterator
@@ -26,6 +27,20 @@ log = logging.getLogger(__name__)
 
 FaceHint = Face | np.ndarray | None
 """A face given by hand: a :class:`Face`, a box (4,) ``(x1, y1, x2, y2)`` or 68 points (68, 2)."""
+
+
+@contextlib.contextmanager
+def _tf32(allowed: bool) -> Iterator[None]:
+    """Allow or forbid TensorFloat-32 in CUDA convolutions and matmuls within the block."""
+    cuda = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = [backend.allow_tf32 for backend in cuda]
+    for backend in cuda:
+        backend.allow_tf32 = allowed
+    try:
+        yield
+    finally:
+        for backend, value in zip(cuda, saved):
+            backend.allow_tf32 = value
 
 
 class _Clock:
@@ -65,6 +80,9 @@ class Reconstructor:
         Keep the largest connected body, or drop bodies smaller than ``min_fraction``.
     min_fraction : float, default: 0.1
         Size threshold for ``bump_mode="fraction"``.
+    tf32 : bool, default: False
+        Let float32 convolutions on NVIDIA Ampere or newer use TensorFloat-32 (faster; on an
+        H100 it moved probabilities by up to 0.025 from the CPU's, against 3e-5 without).
 
     Raises
     ------
@@ -93,8 +111,10 @@ class Reconstructor:
         level: float = DEFAULT_LEVEL,
         bump_mode: BumpMode = "largest",
         min_fraction: float = 0.1,
+        tf32: bool = False,
     ) -> None:
         self.device = resolve_device(device)
+        self.tf32 = tf32
         self.dtype = dtype
         self.level = level
         self.bump_mode = bump_mode
@@ -196,7 +216,7 @@ class Reconstructor:
             raise VrnStudioError("This Reconstructor was built with model=None: it has no network to run")
         x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None]
         x = x.to(self.device, self.dtype) / 255.0
-        with torch.inference_mode():
+        with torch.inference_mode(), _tf32(self.tf32):
             volume = self.net(x)[0]
         return volume.float().cpu().numpy()
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,18 +112,6 @@ class LoadedModel:
 
     model: VRN
     manifest: Manifest
-
-
-def load_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """``model.load_state_dict(state, strict=True)`` for a plain dict of tensors.
-
-    PyTorch's batch norm treats a state without version metadata (safetensors carries
-    none) as a pre-2018 checkpoint and adds ``num_batches_tracked`` keys, which the VRN
-    batch norm does not have; the metadata of the model's own state is attached first.
-    """
-    versioned = OrderedDict(state)
-    versioned._metadata = model.state_dict()._metadata  # type: ignore[attr-defined]
-    model.load_state_dict(versioned, strict=True)
 
 
 def list_models() -> list[ModelEntry]:
@@ -315,7 +302,7 @@ def load_model(
                 f"{weights} does not fit the network: {key} has shape {tuple(state[key].shape)}, "
                 f"expected {tuple(tensor.shape)}"
             )
-    load_state(model, state)
+    model.load_state_dict(state, strict=True)
     try:
         model = model.to(device=device, dtype=dtype)
     except (RuntimeError, AssertionError) as exc:

@@ -43,7 +43,7 @@ from vrn_studio.errors import ExportError, WeightsError
 from vrn_studio.model import VRN, NormMode, parametric_layers, set_norm_mode
 from vrn_studio.weights import store
 from vrn_studio.weights.manifest import MANIFEST_SUFFIX, Manifest, sha256_file
-from vrn_studio.weights.store import check_name, load_state
+from vrn_studio.weights.store import check_name
 
 RELEASE_URL = "http://cs.nott.ac.uk/~psxasj/download.php?file=vrn-unguided.t7"
 """Where the authors publish ``vrn-unguided.t7`` (their ``download.sh``)."""
@@ -634,7 +634,7 @@ def import_t7(
     root = load_t7(t7_path)
     architecture = infer_architecture(root)
     model = VRN(**architecture)
-    load_state(model, map_state(root, model))
+    model.load_state_dict(map_state(root, model), strict=True)
     verify_conversion(root, model)
     data = save_safetensors(
         {k: v.contiguous() for k, v in model.state_dict().items()}, metadata={"name": name}
