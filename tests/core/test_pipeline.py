@@ -206,3 +206,26 @@ def test_cli_info_lists_backends(capsys) -> None:
     out = capsys.readouterr().out
     for word in ("torch", "Devices", "cpu", "Landmarkers", "dlib", "Weights search path"):
         assert word in out
+
+
+def test_imported_t7_reconstructs_from_the_cli(tmp_path: Path, capsys) -> None:
+    """A .t7 goes through `weights import`, then `reconstruct` finds it by name and meshes."""
+    from t7_writer import random_vrn, save_t7, vrn_tree
+
+    net = random_vrn(0, features=16, stacks=1, depth_bins=200, hourglass_depth=2)
+    head = net.head[-1]
+    with torch.no_grad():  # a slab: occupied below depth 100, empty above
+        head.weight.zero_()
+        head.bias.copy_(torch.where(torch.arange(200) < 100, 5.0, -5.0))
+    t7 = save_t7(vrn_tree(net), tmp_path / "slab.t7")
+    assert main(["weights", "import", str(t7), "--name", "slab"]) == 0
+    out = tmp_path / "out"
+    code = main(["reconstruct", "--model", "slab", "-o", str(out), "-f", "glb,volume", "--device", "cpu",
+                 "--landmarker", "dlib"])
+    assert code == 0, capsys.readouterr().err
+    assert "model slab" in capsys.readouterr().out
+    from vrn_studio.export import load_volume
+
+    volume, _ = load_volume(out / "astronaut_volume.npz")
+    assert volume[:100].min() > 0.99 and volume[100:].max() < 0.01
+    assert (out / "astronaut.glb").read_bytes()[:4] == b"glTF"
