@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import numpy as np
 
 from vrn_studio._io import atomic_write
 from vrn_studio.crop import CropTransform
+
+_POINT = re.compile(r"\[\s*-?[\d.eE+-]+,\s*-?[\d.eE+-]+\s*\]")
+"""A two-number list as ``json.dumps(indent=...)`` spreads it over lines; kept on one line."""
 
 LANDMARKS_FORMAT = "vrn-studio-landmarks/1"
 
@@ -88,5 +92,5 @@ def export_landmarks(
         "box": box,
         "score": None if score is None else float(score),
     }
-    text = json.dumps(document, indent=1, allow_nan=False) + "\n"
-    return atomic_write(path, text.encode("utf-8"), overwrite=overwrite)
+    text = _POINT.sub(lambda m: re.sub(r"\s+", " ", m.group(0)), json.dumps(document, indent=1, allow_nan=False))
+    return atomic_write(path, (text + "\n").encode("utf-8"), overwrite=overwrite)
