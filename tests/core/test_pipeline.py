@@ -21,21 +21,9 @@ from vrn_studio.mesh import Mesh
 from vrn_studio.model import VRN
 from vrn_studio.pipeline import Reconstructor, Result, StageDone, save_result
 
+from fakes import EllipsoidNet
+
 ASTRONAUT = sample_image_path("astronaut")
-
-
-class EllipsoidNet(VRN):
-    """A VRN whose output is a fixed head-sized ellipsoid plus one detached blob."""
-
-    def __init__(self) -> None:
-        super().__init__(features=8, stacks=1, hourglass_depth=1)
-        d, y, x = np.mgrid[0:200, 0:192, 0:192].astype(np.float32)
-        head = ((x - 95.5) / 60) ** 2 + ((y - 95.5) / 75) ** 2 + ((d - 100) / 80) ** 2
-        blob = ((x - 20) / 6) ** 2 + ((y - 20) / 6) ** 2 + ((d - 150) / 12) ** 2
-        self.register_buffer("volume", torch.from_numpy(np.where((head < 1) | (blob < 1), 0.95, 0.01)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return self.volume.to(x.dtype)[None].expand(x.shape[0], -1, -1, -1)
 
 
 @pytest.fixture(scope="module")
