@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -38,60 +38,63 @@ def _export_frame(result: Result, mesh: Mesh, frame: MeshFrame) -> Mesh:
     return to_viewer_frame(mesh, result.crop.shape[0])
 
 
-def _writers(result: Result, stem: Path, frame: MeshFrame, overwrite: bool) -> dict[str, Callable[[], Path | None]]:
-    """Name of each output -> a function writing it (returning None when it does not apply)."""
+def _mesh(result: Result, mesh: Mesh | None, frame: MeshFrame) -> Mesh | None:
+    return None if mesh is None or mesh.is_empty else _export_frame(result, mesh, frame)
 
-    def mesh_writer(ext: str) -> Callable[[], Path | None]:
-        def write() -> Path | None:
-            if result.mesh is None:
-                return None
-            return export_mesh(_export_frame(result, result.mesh, frame), stem.with_suffix(f".{ext}"), overwrite=overwrite)
 
-        return write
+def write_output(
+    result: Result, name: str, path: str | Path, *, frame: MeshFrame = "crop", overwrite: bool = False
+) -> Path | None:
+    """Write one output of ``result`` to ``path``; None when it does not apply.
 
-    def removed() -> Path | None:
-        if result.removed is None or result.removed.is_empty:
-            return None
-        return export_mesh(_export_frame(result, result.removed, frame), Path(f"{stem}_removed.ply"), overwrite=overwrite)
-
-    def volume() -> Path | None:
+    ``name`` is one of :func:`output_names`: a mesh format (the cleaned mesh), ``removed``
+    (PLY of what bump removal dropped), ``volume`` (.npz), ``depth`` (16-bit PNG),
+    ``landmarks`` (JSON), ``crop`` (PNG of what the network saw), ``overlay`` (PNG of the
+    mesh, or without a model the landmarks, over the photo). Outputs that need a model
+    (meshes, volume, depth) or removed bodies return None when the result has none.
+    """
+    path = Path(path)
+    if name in mesh_formats():
+        mesh = _mesh(result, result.mesh, frame)
+        return None if mesh is None else export_mesh(mesh, path, file_type=name, overwrite=overwrite)
+    if name == "removed":
+        mesh = _mesh(result, result.removed, frame)
+        return None if mesh is None else export_mesh(mesh, path, file_type="ply", overwrite=overwrite)
+    if name in ("volume", "depth"):
         if result.volume is None:
             return None
+        if name == "depth":
+            return export_depth_png(depth_map(result.volume), path, overwrite=overwrite)
         return export_volume(
-            result.volume, Path(f"{stem}_volume.npz"), overwrite=overwrite,
-            transform=result.transform, model=str(result.model),
+            result.volume, path, overwrite=overwrite, transform=result.transform, model=str(result.model)
         )
-
-    def depth() -> Path | None:
-        if result.volume is None:
-            return None
-        return export_depth_png(depth_map(result.volume), Path(f"{stem}_depth.png"), overwrite=overwrite)
-
-    def overlay() -> Path:
+    if name == "landmarks":
+        return export_landmarks(
+            path, landmarks_photo=result.face.landmarks, landmarks_crop=result.landmarks_crop,
+            transform=result.transform, box=result.face.box, score=result.face.score, overwrite=overwrite,
+        )
+    if name == "crop":
+        return write_png(path, result.crop, overwrite=overwrite)
+    if name == "overlay":
         if result.mesh_photo is not None:
             picture = mesh_overlay(result.image, result.mesh_photo)
         else:
             picture = landmarks_overlay(result.image, result.face.landmarks, box=result.face.box)
-        return write_png(Path(f"{stem}_overlay.png"), picture, overwrite=overwrite)
-
-    return {
-        **{ext: mesh_writer(ext) for ext in mesh_formats()},
-        "removed": removed,
-        "volume": volume,
-        "depth": depth,
-        "landmarks": lambda: export_landmarks(
-            Path(f"{stem}_landmarks.json"), landmarks_photo=result.face.landmarks,
-            landmarks_crop=result.landmarks_crop, transform=result.transform,
-            box=result.face.box, score=result.face.score, overwrite=overwrite,
-        ),
-        "crop": lambda: write_png(Path(f"{stem}_crop.png"), result.crop, overwrite=overwrite),
-        "overlay": overlay,
-    }
+        return write_png(path, picture, overwrite=overwrite)
+    raise ExportError(f"Unknown output {name!r}. Available: {', '.join(output_names())}")
 
 
 def output_names() -> list[str]:
     """Every output ``save_result`` knows: mesh formats, then data and pictures."""
     return [*mesh_formats(), "removed", "volume", "depth", "landmarks", "crop", "overlay"]
+
+
+def output_file_name(name: str, stem: str) -> str:
+    """The file name ``save_result`` gives output ``name`` of a photo called ``stem``."""
+    if name in mesh_formats():
+        return f"{stem}.{name}"
+    suffix = {"removed": "ply", "volume": "npz", "landmarks": "json"}.get(name, "png")
+    return f"{stem}_{name}.{suffix}"
 
 
 def save_result(
@@ -122,7 +125,9 @@ def save_result(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"Cannot create output folder {folder}: {exc.strerror or exc}") from exc
-    base = folder / (stem or (result.source.stem if result.source is not None else "face"))
-    writers = _writers(result, base, frame, overwrite)
-    written = [writers[name]() for name in outputs]
+    stem = stem or (result.source.stem if result.source is not None else "face")
+    written = [
+        write_output(result, name, folder / output_file_name(name, stem), frame=frame, overwrite=overwrite)
+        for name in outputs
+    ]
     return [path for path in written if path is not None]
