@@ -106,6 +106,15 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> np.ndarr
     return np.array(rgb, dtype=np.uint8, order="C", copy=True)
 
 
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+"""File suffixes treated as photos when a folder is listed."""
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The photo files directly inside ``folder`` (by suffix, case-insensitive), sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
 def sample_image_path(name: str = "astronaut") -> Path:
     """Path of a bundled sample photo.
 

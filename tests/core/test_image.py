@@ -299,3 +299,12 @@ def test_pil_image_with_exif_orientation_is_turned_upright():
     loaded = load_image(stored)
     assert loaded.shape == (60, 40, 3)
     assert np.allclose(_marker_centre(loaded), _marker_centre(ORIENTATIONS[6](_marker_photo())))
+
+
+def test_list_images_keeps_photos_sorted(tmp_path):
+    from vrn_studio.image import list_images
+
+    for name in ("b.PNG", "a.jpg", "notes.txt", "c.jpeg"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "d.png").mkdir()
+    assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.PNG", "c.jpeg"]

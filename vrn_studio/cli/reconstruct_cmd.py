@@ -11,11 +11,10 @@ import torch
 from tqdm import tqdm
 
 from vrn_studio.errors import VrnStudioError, WeightsError
-from vrn_studio.image import sample_image_path
+from vrn_studio.image import list_images, sample_image_path
 from vrn_studio.mesh import DEFAULT_LEVEL
 from vrn_studio.pipeline import DEFAULT_OUTPUTS, Reconstructor, output_names, save_result
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -54,7 +53,7 @@ def iter_images(paths: list[Path]) -> Iterator[Path]:
     """Expand folders (not recursively) into their image files, sorted; keep files as given."""
     for path in paths:
         if path.is_dir():
-            yield from sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            yield from list_images(path)
         else:
             yield path
 
