@@ -1,4 +1,4 @@
-"""Downloads against a local HTTP server: full, resumed, bad checksum, unreachable."""
+"""Downloads against a local HTTP server: full, resumed, cancelled, bad checksum, unreachable."""
 
 from __future__ import annotations
 
@@ -99,6 +99,40 @@ def test_interrupted_download_keeps_its_part_and_resumes(server, tmp_path):
     assert server.requests == [None, "bytes=5000-"]
 
 
+def test_fetch_reports_bytes_to_a_callable(server, tmp_path, capsys):
+    server.files["/f.bin"] = PAYLOAD
+    (tmp_path / "f.bin.part").write_bytes(PAYLOAD[:1000])
+    calls: list[tuple[int, int | None]] = []
+    fetch(server.url("/f.bin"), tmp_path / "f.bin", progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (1000, len(PAYLOAD)) and calls[-1] == (len(PAYLOAD), len(PAYLOAD))
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls) and len(calls) > 2
+    assert capsys.readouterr().err == ""
+
+
+def test_cancelled_fetch_keeps_its_part_and_resumes(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    cancel = threading.Event()
+
+    def cancel_after_first_chunk(done: int, total: int | None) -> None:
+        if done > 0:
+            cancel.set()
+
+    with pytest.raises(WeightsError, match="cancelled at 65536 bytes.*kept in f.bin.part"):
+        fetch(server.url("/f.bin"), tmp_path / "f.bin", progress=cancel_after_first_chunk, cancel=cancel)
+    assert (tmp_path / "f.bin.part").stat().st_size == 65536 and not (tmp_path / "f.bin").exists()
+    fetch(server.url("/f.bin"), tmp_path / "f.bin", progress=False)
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+    assert server.requests == [None, "bytes=65536-"]
+
+
+def test_cancel_set_as_the_last_chunk_arrives_keeps_the_file(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD[:1000]
+    cancel = threading.Event()
+    cancel.set()
+    target = fetch(server.url("/f.bin"), tmp_path / "f.bin", progress=False, cancel=cancel)
+    assert target.read_bytes() == PAYLOAD[:1000]
+
+
 def test_fetch_restarts_when_the_server_ignores_ranges(server, tmp_path):
     server.files["/f.bin"] = PAYLOAD
     server.ranges = False
@@ -153,6 +187,19 @@ def test_download_imports_the_model(server, tmp_path, monkeypatch):
         "vrn-unguided.t7",
     ]
     assert load_model(manifest_path).manifest == manifest
+
+
+def test_cancelled_download_imports_nothing(server, tmp_path, monkeypatch):
+    server.files["/vrn-unguided.t7"] = PAYLOAD
+    known = KnownModel("vrn-unguided", server.url("/vrn-unguided.t7"), "vrn-unguided.t7", "MIT")
+    monkeypatch.setitem(KNOWN_MODELS, "vrn-unguided", known)
+    cancel = threading.Event()
+    cancel.set()
+    calls: list[tuple[int, int | None]] = []
+    with pytest.raises(WeightsError, match="cancelled"):
+        download("vrn-unguided", tmp_path, progress=lambda *call: calls.append(call), cancel=cancel)
+    assert calls == [(0, len(PAYLOAD)), (65536, len(PAYLOAD))]
+    assert [p.name for p in tmp_path.iterdir()] == ["vrn-unguided.t7.part"]
 
 
 def test_unknown_model_name(tmp_path):

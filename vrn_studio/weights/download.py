@@ -2,15 +2,19 @@
 
 Only :mod:`urllib` is used. An unreachable server fails at once with the manual steps
 (where to get the file, which command imports it); a transfer cut in the middle leaves a
-``.part`` file that the next attempt continues with an HTTP ``Range`` request.
+``.part`` file that the next attempt continues with an HTTP ``Range`` request. Callers
+with their own display (the GUI) pass a callable as ``progress`` and may cancel a transfer
+between chunks with a :class:`threading.Event`; a cancelled transfer also keeps its ``.part``.
 """
 
 from __future__ import annotations
 
 import http.client
 import os
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +26,10 @@ from vrn_studio.weights.manifest import sha256_file
 from vrn_studio.weights.t7 import RELEASE_LICENCE, RELEASE_URL, import_t7
 
 _CHUNK = 1 << 16
+
+ProgressCallback = Callable[[int, int | None], None]
+"""Called as ``progress(done, total)`` with bytes received so far (counting a resumed
+``.part``) and the file size in bytes, or None when the server does not say."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +77,9 @@ def fetch(
     dest: str | os.PathLike[str],
     *,
     sha256: str | None = None,
-    progress: bool = True,
+    progress: bool | ProgressCallback = True,
     timeout: float = 30.0,
+    cancel: threading.Event | None = None,
 ) -> Path:
     """Download ``url`` to ``dest``, resuming from ``dest + ".part"`` if one is there.
 
@@ -82,10 +91,14 @@ def fetch(
         Final file; it appears only once complete (and checked, when ``sha256`` is given).
     sha256 : str, optional
         Expected SHA-256 of the whole file.
-    progress : bool, default: True
-        Show a progress bar on stderr.
+    progress : bool or callable, default: True
+        True shows a progress bar on stderr; a callable ``progress(done, total)`` (see
+        :data:`ProgressCallback`) is called instead, once when the transfer starts and after
+        every chunk of 64 KiB, on the calling thread.
     timeout : float, default: 30.0
         Seconds to wait for the server to answer or send more data.
+    cancel : threading.Event, optional
+        Checked after every chunk; once set, the transfer stops and raises.
 
     Returns
     -------
@@ -96,8 +109,8 @@ def fetch(
     ------
     WeightsError
         Unreachable server or HTTP error (with the manual steps; no retries), a transfer
-        cut short (the ``.part`` file is kept for the next attempt), or a checksum mismatch
-        (naming both hashes; nothing is kept).
+        cut short or cancelled (the ``.part`` file is kept for the next attempt), or a
+        checksum mismatch (naming both hashes; nothing is kept).
     """
     target = Path(dest)
     part = target.with_name(target.name + ".part")
@@ -108,7 +121,7 @@ def fetch(
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and done:
             part.unlink()
-            return fetch(url, target, sha256=sha256, progress=progress, timeout=timeout)
+            return fetch(url, target, sha256=sha256, progress=progress, timeout=timeout, cancel=cancel)
         raise WeightsError(
             f"Cannot download {url}: HTTP {exc.code} {exc.reason}. {manual_steps(url, target.name)}"
         ) from exc
@@ -121,6 +134,10 @@ def fetch(
         resumed = response.status == 206
         length = response.headers.get("Content-Length")
         total = int(length) + (done if resumed else 0) if length is not None else None
+        received = done if resumed else 0
+        report = progress if callable(progress) else None
+        if report is not None:
+            report(received, total)
         with (
             open(part, "ab" if resumed else "wb") as out,
             tqdm(
@@ -129,13 +146,21 @@ def fetch(
                 unit="B",
                 unit_scale=True,
                 desc=target.name,
-                disable=not progress,
+                disable=progress is not True,
             ) as bar,
         ):
             try:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
+                    received += len(chunk)
                     bar.update(len(chunk))
+                    if report is not None:
+                        report(received, total)
+                    if cancel is not None and cancel.is_set() and received != total:
+                        raise WeightsError(
+                            f"Download of {url} cancelled at {received} bytes; the part received is "
+                            f"kept in {part.name}, so downloading again resumes from there"
+                        )
             except (OSError, http.client.HTTPException) as exc:
                 raise WeightsError(
                     f"Download of {url} was interrupted ({exc}); run the same command again to resume"
@@ -161,9 +186,10 @@ def download(
     name: str,
     dest_dir: str | os.PathLike[str] | None = None,
     *,
-    progress: bool = True,
+    progress: bool | ProgressCallback = True,
     timeout: float = 30.0,
     overwrite: bool = False,
+    cancel: threading.Event | None = None,
 ) -> Path:
     """Download a known model's original file and import it; return the manifest path.
 
@@ -176,17 +202,21 @@ def download(
         A key of :data:`KNOWN_MODELS`, e.g. ``"vrn-unguided"``.
     dest_dir : str or os.PathLike, optional
         Folder for the files; default the per-user weights folder.
-    progress : bool, default: True
-        Show a progress bar on stderr.
+    progress : bool or callable, default: True
+        Show a progress bar on stderr, or report bytes to a callable (see :func:`fetch`).
+        Nothing is reported when the original file is already there.
     timeout : float, default: 30.0
         Seconds to wait for the server.
     overwrite : bool, default: False
         Replace an installed model of that name.
+    cancel : threading.Event, optional
+        Stops the download between chunks once set (see :func:`fetch`); the import that
+        follows a complete download is not interrupted.
 
     Raises
     ------
     WeightsError
-        Unknown name, download failure (see :func:`fetch`) or import failure
+        Unknown name, download failure or cancellation (see :func:`fetch`) or import failure
         (see :func:`~vrn_studio.weights.t7.import_t7`).
     """
     known = KNOWN_MODELS.get(name)
@@ -196,7 +226,7 @@ def download(
     folder.mkdir(parents=True, exist_ok=True)
     original = folder / known.filename
     if not original.is_file():
-        fetch(known.url, original, sha256=known.sha256, progress=progress, timeout=timeout)
+        fetch(known.url, original, sha256=known.sha256, progress=progress, timeout=timeout, cancel=cancel)
     return import_t7(
         original, out_dir=folder, name=name, source=known.url, licence=known.licence, overwrite=overwrite
     )
