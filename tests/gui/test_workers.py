@@ -209,7 +209,33 @@ def test_shutdown_mid_run_leaves_no_thread(qtbot: QtBot) -> None:
     qtbot.waitUntil(lambda: not runner.is_busy())
     assert recorder.results() == [] and len(recorder.of("cancelled")) == 1
 
+    runner.set_reconstructor_factory(lambda: SlowReconstructor(delay=0))
     with qtbot.waitSignal(runner.resultReady, timeout=TIMEOUT_MS):  # usable again
         runner.start(sample_image_path("astronaut"))
     assert runner.shutdown()
     assert threading.active_count() == baseline
+
+
+def test_shutdown_that_times_out_says_so_and_the_runner_recovers(qtbot: QtBot) -> None:
+    baseline = threading.active_count()
+    loaded = threading.Event()
+
+    def slow_to_load() -> SlowReconstructor:
+        loaded.wait(TIMEOUT_MS / 1000)  # stands for weights that take long to load
+        return SlowReconstructor(delay=0)
+
+    runner = ReconstructionRunner(slow_to_load)
+    recorder = Recorder(runner)
+    with qtbot.waitSignal(runner.started, timeout=TIMEOUT_MS):
+        runner.start(sample_image_path("astronaut"))
+    assert not runner.shutdown(timeout_ms=50)
+    assert runner.is_busy()
+
+    with qtbot.waitSignal(runner.resultReady, timeout=TIMEOUT_MS):
+        runner.start(sample_image_path("grace_hopper"))  # a new thread: the old one is stuck
+        loaded.set()
+    assert runner.shutdown(timeout_ms=10_000)
+    assert threading.active_count() == baseline
+    qtbot.waitUntil(lambda: not runner.is_busy())
+    assert [result.source for result in recorder.results()] == [sample_image_path("grace_hopper")]
+    assert len(recorder.of("cancelled")) == 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
@@ -203,6 +204,7 @@ class ReconstructionRunner(QObject):
         self._reconstructor = LazyReconstructor(reconstructor)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._ending: list[threading.Thread] = []  # told to end by shutdown(), maybe still running
         self._jobs: list[_Job] = []  # submitted, final signal not yet emitted; UI thread only
         self._event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
 
@@ -228,7 +230,9 @@ class ReconstructionRunner(QObject):
         was_busy = bool(self._jobs)
         self._jobs.append(job)
         if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="vrn-reconstruction", daemon=True)
+            self._thread = threading.Thread(
+                target=self._work, args=(self._queue,), name="vrn-reconstruction", daemon=True
+            )
             self._thread.start()
         self._queue.put(job)
         if not was_busy:
@@ -254,22 +258,24 @@ class ReconstructionRunner(QObject):
         Returns
         -------
         bool
-            True when no worker thread is left; False when it is still finishing a stage.
-            A later :meth:`start` starts a new thread.
+            True when no worker thread is left; False when one is still finishing a stage
+            (it ends by itself; call again to wait longer). A later :meth:`start` starts a
+            new thread either way.
         """
         self.cancel()
-        if self._thread is None:
-            return True
-        self._queue.put(None)
-        self._thread.join(timeout_ms / 1000)
-        if self._thread.is_alive():
-            return False
-        self._thread = None
-        return True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._ending.append(self._thread)
+            self._thread, self._queue = None, queue.SimpleQueue()
+        deadline = time.monotonic() + timeout_ms / 1000
+        for thread in self._ending:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._ending = [thread for thread in self._ending if thread.is_alive()]
+        return not self._ending
 
-    def _work(self) -> None:
-        """Worker thread: run jobs until the ``None`` sentinel."""
-        while (job := self._queue.get()) is not None:
+    def _work(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
+        """Worker thread: run jobs from its own queue until the ``None`` sentinel."""
+        while (job := jobs.get()) is not None:
             self._run(job)
 
     def _run(self, job: _Job) -> None:
