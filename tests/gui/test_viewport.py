@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from vrn_studio.errors import ExportError
@@ -126,6 +127,14 @@ def test_wireframe_changes_the_image(viewport, ellipsoid_result, count_non_backg
     assert count_non_background(wire, surface) > 2000
     viewport.set_wireframe(False)
     assert count_non_background(viewport.screenshot(), surface) == 0
+
+
+def test_vtk_letter_keys_do_not_change_the_view_behind_its_back(viewport, ellipsoid_result, qtbot):
+    show(viewport, ellipsoid_result)
+    for key in (Qt.Key.Key_W, Qt.Key.Key_3, Qt.Key.Key_E):
+        qtbot.keyClick(viewport.plotter.interactor, key)
+    assert viewport.is_closed is False and not viewport.plotter._closed
+    assert all(actor.prop.style == "Surface" for actor in viewport.actors.values())
 
 
 def test_update_mesh_refills_the_existing_actor(viewport, ellipsoid_result, count_non_background):

@@ -104,6 +104,9 @@ class Viewport(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._plotter.interactor)
+        # VTK's one-letter keys (w: wireframe, s: surface, 3: stereo, e/q: exit, ...) would
+        # change the scene behind the verbs' backs; the window's menus own the keyboard.
+        self._plotter.iren.interactor.RemoveObservers("CharEvent")
         self._plotter.set_background(BACKGROUND)
         self._plotter.add_axes(interactive=False)
         self._placeholder = self._plotter.add_text(
