@@ -223,7 +223,7 @@ class _Session:
 
     # ----------------------------------------------------------------- UI thread
     def set_paused(self, paused: bool) -> None:
-        """Stop or restart reading frames; a frame waiting for the reconstruction is dropped."""
+        """Stop or restart reading frames; while paused no frame waits for the reconstruction."""
         with self._cond:
             self._paused = paused
             if paused and self._for_inference is not None:
@@ -297,12 +297,14 @@ class _Session:
         with self._cond:
             self.frames_captured += 1
             self._capture_rate.add(time.monotonic())
-            if self._for_inference is not None:
-                self.frames_dropped += 1
+            if self._for_inference is not None or self._paused:
+                self.frames_dropped += 1  # the one it replaces, or itself if read as pause() came
+            if not self._paused:
+                self._for_inference = frame
             if self._for_display is not None:
                 self.frames_not_shown += 1
             announce = self._for_display is None
-            self._for_inference = self._for_display = frame
+            self._for_display = frame
             self._cond.notify_all()
         if announce:
             self._post(self, "frame", None)
@@ -311,8 +313,9 @@ class _Session:
         """The capture ended by itself; after a failure no waiting frame is reconstructed."""
         with self._cond:
             self._outcome = (kind, message)
-            if kind == "failed":
+            if kind == "failed" and self._for_inference is not None:
                 self._for_inference = None
+                self.frames_dropped += 1
             self._cond.notify_all()
 
     # --------------------------------------------------------- inference thread
@@ -335,11 +338,7 @@ class _Session:
         """Wait for a frame to reconstruct; None when the session is over."""
         with self._cond:
             self._cond.wait_for(
-                lambda: (
-                    self._stopping
-                    or self._outcome is not None
-                    or (self._for_inference is not None and not self._paused)
-                )
+                lambda: self._stopping or self._outcome is not None or self._for_inference is not None
             )
             if self._stopping:
                 return None
