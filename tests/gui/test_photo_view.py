@@ -161,6 +161,19 @@ def test_tiny_drags_cancelled_drags_and_plain_mode_draw_no_box(photo_view, qtbot
     assert photo_view.box_mode
 
 
+def test_a_big_photo_is_filtered_down_without_aliasing(photo_view, grab_rgb):
+    stripes = np.zeros((3000, 4000, 3), np.uint8)
+    stripes[:, ::2] = 255
+    photo_view.set_image(stripes)
+    corner, far = photo_view.photo_to_widget(-0.5, -0.5), photo_view.photo_to_widget(3999.5, 2999.5)
+
+    top, bottom = math.ceil(corner.y()) + 1, math.floor(far.y()) - 1
+    left, right = math.ceil(corner.x()) + 1, math.floor(far.x()) - 1
+    shown = grab_rgb(photo_view)[top:bottom, left:right]
+
+    assert shown.size and np.abs(shown.astype(int) - 128).max() < 20, "one-pixel stripes average to grey"
+
+
 @pytest.mark.parametrize("size", [(600, 500), (300, 700), (1000, 1000), (257, 123)])
 def test_widget_and_photo_coordinates_map_exactly_both_ways(qtbot, size, ellipsoid_result):
     view = PhotoView()

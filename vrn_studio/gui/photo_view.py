@@ -63,7 +63,9 @@ class _PictureCanvas(QWidget):
     """A widget that paints one RGB picture scaled to fit, aspect kept, centred.
 
     Subclasses add what is drawn over the picture (:meth:`_paint_over`) and whether the
-    scaling is smooth or nearest-neighbour (``smooth``).
+    scaling is smooth or nearest-neighbour (``smooth``). Smooth scaling filters the whole
+    picture down (no aliasing on big photos) once per picture and widget size, and reuses
+    that copy for the repaints in between (a rubber-band drag repaints at every move).
     """
 
     def __init__(self, placeholder: str, *, smooth: bool, parent: QWidget | None = None) -> None:
@@ -72,6 +74,7 @@ class _PictureCanvas(QWidget):
         self._smooth = smooth
         self._picture: np.ndarray | None = None
         self._qimage: QImage | None = None
+        self._scaled: tuple[tuple[int, int, int], QImage] | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(120, 120)
 
@@ -81,6 +84,7 @@ class _PictureCanvas(QWidget):
     def _set_picture(self, rgb: np.ndarray | None) -> None:
         self._picture = rgb
         self._qimage = None if rgb is None else _to_qimage(rgb)
+        self._scaled = None
         self.update()
 
     def _fit(self) -> tuple[float, float, float]:
@@ -125,6 +129,21 @@ class _PictureCanvas(QWidget):
         """The widget rectangle whose corners are the box corners (x1, y1, x2, y2) in picture pixels."""
         return QRectF(self.photo_to_widget(box[0], box[1]), self.photo_to_widget(box[2], box[3]))
 
+    def _smoothly_scaled(self, image: QImage, target: QRectF) -> QImage:
+        """``image`` filtered to the device-pixel size of ``target``, cached."""
+        ratio = self.devicePixelRatioF()
+        width, height = max(1, round(target.width() * ratio)), max(1, round(target.height() * ratio))
+        key = (image.cacheKey(), width, height)
+        if self._scaled is None or self._scaled[0] != key:
+            scaled = image.scaled(
+                width,
+                height,
+                Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            self._scaled = (key, scaled)
+        return self._scaled[1]
+
     def _paint_over(self, painter: QPainter) -> None:
         """Draw over the picture; nothing here."""
 
@@ -145,7 +164,7 @@ class _PictureCanvas(QWidget):
         scale, left, top = self._fit()
         target = QRectF(left, top, shown.width() * scale, shown.height() * scale)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._smooth)
-        painter.drawImage(target, shown)
+        painter.drawImage(target, self._smoothly_scaled(shown, target) if self._smooth else shown)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         self._paint_over(painter)
         painter.end()
