@@ -1,0 +1,231 @@
+"""The main window end to end: real window, real VTK render, real worker threads.
+
+The network is ``EllipsoidNet`` (tests/fakes.py): a fixed head-sized ellipsoid plus one
+detached blob, so landmarks, crop, mesh and bump removal are all real.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QThreadPool, QTimer, QUrl
+from PySide6.QtGui import QDropEvent, QImage
+
+from fakes import SlowReconstructor
+from vrn_studio.gui.main_window import NO_MODEL_TEXT, MainWindow, qimage_to_rgb
+from vrn_studio.gui.settings import SettingsStore
+from vrn_studio.image import sample_image_path
+from vrn_studio.pipeline import Reconstructor
+
+ASTRONAUT = sample_image_path("astronaut")
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """Build a shown MainWindow with a fake network; closed (and checked) after the test."""
+    windows: list[MainWindow] = []
+    baseline = threading.active_count()
+
+    def make(delay: float = 0.0, **options) -> MainWindow:
+        factory = options.pop("factory", lambda settings: SlowReconstructor(delay=delay))
+        window = MainWindow(SettingsStore(tmp_path / "settings.ini"), reconstructor_factory=factory)
+        qtbot.addWidget(window)
+        window.resize(1200, 760)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+    assert QThreadPool.globalInstance().waitForDone(5000)
+    qtbot.waitUntil(lambda: threading.active_count() <= baseline, timeout=5000)
+
+
+def _open_and_wait(qtbot, window: MainWindow, path: Path = ASTRONAUT) -> None:
+    with qtbot.waitSignal(window.runner.resultReady, timeout=60_000):
+        window.open_path(path)
+    qtbot.wait(50)
+
+
+def _green(image: np.ndarray) -> np.ndarray:
+    r, g, b = (image[..., i].astype(int) for i in range(3))
+    return (g > 200) & (r < 80) & (b < 80)
+
+
+def test_sample_photo_shows_landmarks_crop_and_mesh(qtbot, make_window) -> None:
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    result = window.result
+    assert result is not None and result.mesh is not None
+    photo = qimage_to_rgb(window.photo.grab().toImage())
+    hits = 0
+    for x, y in result.face.landmarks[::6]:
+        point = window.photo.photo_to_widget(float(x), float(y))
+        px, py = round(point.x()), round(point.y())
+        hits += bool(_green(photo[max(py - 2, 0) : py + 3, max(px - 2, 0) : px + 3]).any())
+    assert hits >= 10  # of 12 sampled landmarks
+    assert _green(qimage_to_rgb(window.crop.grab().toImage())).sum() > 50
+    shot = window.viewport.screenshot()
+    background = shot[2, 2]
+    assert (np.abs(shot.astype(int) - background.astype(int)).sum(axis=2) > 40).mean() > 0.05
+    assert "removed" in window.removed_label.text()
+    assert "landmarker dlib" in window.stage_label.text()
+
+
+def test_before_after_toggle_changes_the_render(qtbot, make_window) -> None:
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    after = window.viewport.screenshot()
+    window.before_action.setChecked(True)
+    qtbot.wait(50)
+    before = window.viewport.screenshot()
+    assert (np.abs(before.astype(int) - after.astype(int)).sum(axis=2) > 40).sum() > 50
+    window.before_action.setChecked(False)
+    qtbot.wait(50)
+    assert np.abs(window.viewport.screenshot().astype(int) - after.astype(int)).max() < 40
+
+
+def test_ui_keeps_ticking_and_cancel_stops_the_run(qtbot, make_window) -> None:
+    window = make_window(delay=0.25)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+    with qtbot.waitSignal(window.runner.stageDone, timeout=30_000):
+        window.open_path(ASTRONAUT)
+    assert window.cancel_button.isVisible()
+    with qtbot.waitSignal(window.runner.cancelled, timeout=30_000):
+        window.cancel_button.click()
+    timer.stop()
+    assert len(ticks) > 10
+    assert window.result is None and window.stage_label.text() == "Cancelled"
+
+
+def test_drop_a_file_loads_it(qtbot, make_window) -> None:
+    window = make_window()
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(ASTRONAUT))])
+    event = QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.runner.resultReady, timeout=60_000):
+        window.dropEvent(event)
+    assert window.current_path == ASTRONAUT
+    assert str(ASTRONAUT) == window.settings.recent_files[0]
+
+
+def test_paste_an_image(qtbot, make_window) -> None:
+    window = make_window()
+    image = QImage(str(ASTRONAUT))
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.clipboard().setImage(image)
+    with qtbot.waitSignal(window.runner.resultReady, timeout=60_000):
+        window.paste()
+    assert window.result.source is None and window.result.image.shape == (512, 512, 3)
+
+
+def test_export_writes_valid_files(qtbot, make_window, tmp_path) -> None:
+    import trimesh
+
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    glb, landmarks, shot = tmp_path / "face.glb", tmp_path / "face.json", tmp_path / "view.png"
+    for name, path in (("glb", glb), ("landmarks", landmarks)):
+        window.export(name, path)
+    qtbot.waitUntil(lambda: glb.exists() and landmarks.exists(), timeout=10_000)
+    mesh = trimesh.load(glb, force="mesh")
+    assert len(mesh.vertices) == window.result.mesh.n_vertices
+    assert landmarks.read_text().count("[") > 68
+    window.viewport.save_screenshot(shot)
+    assert cv2.imread(str(shot)).shape[2] == 3
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_export_error_is_shown_not_raised(qtbot, make_window, tmp_path) -> None:
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    window.export("glb", tmp_path / "missing-folder" / "face.glb")
+    qtbot.waitUntil(lambda: window.message.isVisible(), timeout=10_000)
+    assert "does not exist" in window.message.label.text()
+
+
+def test_without_weights_the_window_says_what_to_do(qtbot, make_window) -> None:
+    window = make_window(factory=lambda settings: Reconstructor(None, landmarker="dlib", device="cpu"))
+    _open_and_wait(qtbot, window)
+    assert window.message.isVisible() and window.message.label.text() == NO_MODEL_TEXT
+    assert not window.export_actions["glb"].isEnabled() and window.export_actions["landmarks"].isEnabled()
+
+
+def test_no_face_is_reported_in_the_window(qtbot, make_window, tmp_path) -> None:
+    wall = tmp_path / "wall.png"
+    cv2.imwrite(str(wall), np.full((240, 240, 3), 128, np.uint8))
+    window = make_window()
+    with qtbot.waitSignal(window.runner.failed, timeout=30_000):
+        window.open_path(wall)
+    assert "No face found" in window.message.label.text() and "wall.png" in window.message.label.text()
+
+
+def test_next_and_previous_photo_in_folder(qtbot, make_window, tmp_path) -> None:
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(ASTRONAUT.read_bytes())
+    window = make_window()
+    _open_and_wait(qtbot, window, tmp_path / "a.png")
+    with qtbot.waitSignal(window.runner.resultReady, timeout=60_000):
+        window.step_folder(1)
+    assert window.current_path == tmp_path / "b.png"
+    with qtbot.waitSignal(window.runner.resultReady, timeout=60_000):
+        window.step_folder(1)
+    assert window.current_path == tmp_path / "a.png"
+
+
+def test_video_file_stands_in_for_a_webcam(qtbot, make_window, tmp_path) -> None:
+    video = tmp_path / "clip.mp4"
+    photo = cv2.imread(str(ASTRONAUT))
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 15, (512, 512))
+    for i in range(30):
+        writer.write(np.roll(photo, i, axis=1))
+    writer.release()
+    window = make_window()
+    frames = []
+    window.webcam.frameReady.connect(lambda frame: frames.append(frame.shape))
+    with qtbot.waitSignal(window.webcam.resultReady, timeout=60_000):
+        window.start_webcam(str(video))
+    qtbot.waitUntil(lambda: len(frames) > 5, timeout=30_000)
+    assert frames[0] == (512, 512, 3)
+    assert window.result is not None and window.result.mesh is not None
+    window.stop_webcam()
+
+
+def test_settings_and_recent_files_persist(qtbot, make_window, tmp_path) -> None:
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    window.close()
+    reopened = SettingsStore(tmp_path / "settings.ini").load()
+    assert reopened.recent_files[0] == str(ASTRONAUT)
+    assert reopened.last_dir == str(ASTRONAUT.parent)
+
+
+def test_manual_box_reconstructs_that_region(qtbot, make_window) -> None:
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    box = window.result.face.box.astype(float)
+    with qtbot.waitSignal(window.runner.resultReady, timeout=60_000):
+        window.photo.boxDrawn.emit(box)
+    assert window.result.landmarker == "dlib"
+    np.testing.assert_allclose(window.result.face.box, box, atol=1)
+    assert not window.box_action.isChecked()
+
+
+def test_click_on_widget_maps_back_to_photo(qtbot, make_window) -> None:
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    x, y = window.result.face.landmarks[30]
+    point = window.photo.photo_to_widget(float(x), float(y))
+    back = window.photo.widget_to_photo(QPointF(round(point.x()), round(point.y())))
+    assert abs(back[0] - x) < 2 and abs(back[1] - y) < 2

@@ -1,0 +1,582 @@
+"""VRN Studio's main window: photo and crop on the left, the 3D viewport on the right.
+
+The window owns its panels and two runners (one photo reconstruction, one live webcam
+loop); all heavy work happens in their threads or in short-lived export workers. The
+window only reacts to their signals. Nothing here is reached through globals: tests build
+a window with their own settings store and Reconstructor factory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, QThreadPool, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt.utils import create_worker
+
+from vrn_studio import __version__
+from vrn_studio.errors import VrnStudioError, WeightsError
+from vrn_studio.face import Face
+from vrn_studio.gui.photo_view import CropView, PhotoView
+from vrn_studio.gui.preferences import PreferencesDialog
+from vrn_studio.gui.settings import AppSettings, SettingsStore, apply_theme
+from vrn_studio.gui.viewport import Viewport
+from vrn_studio.gui.weights_dialog import WeightsDialog
+from vrn_studio.gui.webcam import WebcamRunner, list_cameras
+from vrn_studio.gui.workers import ReconstructionRunner
+from vrn_studio.image import IMAGE_SUFFIXES, list_images
+from vrn_studio.pipeline import Reconstructor, Result, output_file_name, output_names, write_output
+from vrn_studio.pipeline.overlay import mesh_overlay
+
+log = logging.getLogger(__name__)
+
+STAGES = ("load", "detect", "crop", "network", "isosurface", "bumps", "photo")
+"""Stages of a reconstruction, in order, for the progress bar."""
+
+EXPORT_LABELS = {
+    "glb": "Mesh as glTF binary (.glb)",
+    "obj": "Mesh as OBJ with vertex colours (.obj)",
+    "ply": "Mesh as PLY with colours (.ply)",
+    "stl": "Mesh as STL (.stl)",
+    "removed": "Removed bumps (.ply)",
+    "volume": "Volume (.npz)",
+    "depth": "Depth map (16-bit .png)",
+    "landmarks": "Landmarks (.json)",
+    "crop": "Network crop (.png)",
+    "overlay": "Mesh over photo (.png)",
+}
+"""Menu text of each output of :func:`vrn_studio.pipeline.write_output`."""
+
+NO_MODEL_TEXT = (
+    "No VRN weights installed: showing landmarks and the crop only. "
+    "Open Models \u25b8 Weights manager to download or import vrn-unguided."
+)
+
+ReconstructorFactory = Callable[[AppSettings], Reconstructor]
+
+
+def build_reconstructor(settings: AppSettings) -> Reconstructor:
+    """A Reconstructor for ``settings``; without installed weights, one that stops at the crop."""
+    options = dict(
+        landmarker=settings.landmarker, device=settings.device, level=settings.level,
+        bump_mode=settings.bump_mode, min_fraction=settings.min_fraction,
+    )
+    try:
+        return Reconstructor(settings.model, **options)
+    except WeightsError as exc:
+        log.warning("%s; reconstructing without a model", exc)
+        return Reconstructor(None, **options)
+
+
+def qimage_to_rgb(image: QImage) -> np.ndarray:
+    """Copy a QImage into an (H, W, 3) uint8 RGB array."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    width, height, stride = rgb.width(), rgb.height(), rgb.bytesPerLine()
+    buffer = np.frombuffer(rgb.constBits(), np.uint8, count=stride * height).reshape(height, stride)
+    return buffer[:, : width * 3].reshape(height, width, 3).copy()
+
+
+class MessageBar(QWidget):
+    """A dismissable line at the top of the window for errors and notices."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("\u2715")
+        close.setFlat(True)
+        close.setFixedSize(QSize(24, 24))
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.hide()
+
+    def show_message(self, text: str, *, error: bool) -> None:
+        """Show ``text`` on a red (error) or amber (notice) background."""
+        colour = "#f8d7da" if error else "#fff3cd"
+        self.setStyleSheet(f"MessageBar {{ background: {colour}; }} QLabel {{ color: #222; }}")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.label.setText(text)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    """The VRN Studio window.
+
+    Parameters
+    ----------
+    store : SettingsStore
+        Where preferences are loaded from and saved to on close.
+    reconstructor_factory : callable, optional
+        ``factory(settings) -> Reconstructor``, called in a worker thread whenever settings
+        change; default :func:`build_reconstructor`.
+    """
+
+    def __init__(
+        self, store: SettingsStore, *, reconstructor_factory: ReconstructorFactory = build_reconstructor
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("VRN Studio")
+        self.setAcceptDrops(True)
+        self.store = store
+        self.settings = store.load()
+        self._factory = reconstructor_factory
+        self.result: Result | None = None
+        self.current_path: Path | None = None
+        self._exports: list[object] = []
+
+        self.message = MessageBar()
+        self.photo = PhotoView()
+        self.crop = CropView()
+        self.viewport = Viewport()
+        self.removed_label = QLabel("")
+        self._build_layout()
+
+        self.runner = ReconstructionRunner(self._reconstructor_factory())
+        self.webcam = WebcamRunner(self._reconstructor_factory())
+        self._build_status_bar()
+        self._build_actions()
+        self._connect()
+        self.resize(1280, 800)
+        if self.settings.window_geometry:
+            self.restoreGeometry(self.settings.window_geometry)
+        if self.settings.window_state:
+            self.restoreState(self.settings.window_state)
+
+    # ----------------------------------------------------------------- building
+    def _reconstructor_factory(self) -> Callable[[], Reconstructor]:
+        settings, factory = replace(self.settings), self._factory
+        return lambda: factory(settings)
+
+    def _build_layout(self) -> None:
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.photo)
+        left.addWidget(self.crop)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.viewport, 1)
+        right_layout.addWidget(self.removed_label)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setSizes([560, 720])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.message)
+        layout.addWidget(split, 1)
+        self.setCentralWidget(central)
+
+    def _build_status_bar(self) -> None:
+        self.stage_label = QLabel("Ready")
+        self.fps_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, len(STAGES))
+        self.progress.setMaximumWidth(180)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.hide()
+        bar = self.statusBar()
+        bar.addWidget(self.stage_label, 1)
+        bar.addPermanentWidget(self.fps_label)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+
+    def _action(
+        self, menu: QMenu, text: str, slot: Callable[..., object], shortcut: str | QKeySequence | None = None,
+        *, checkable: bool = False, checked: bool = False,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if checkable:
+            action.setCheckable(True)
+            action.setChecked(checked)
+            action.toggled.connect(slot)
+        else:
+            action.triggered.connect(lambda _=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Open photo\u2026", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &recent")
+        self._action(file, "&Paste photo", self.paste, QKeySequence.StandardKey.Paste)
+        self._action(file, "Pre&vious photo in folder", lambda: self.step_folder(-1), "Alt+Left")
+        self._action(file, "&Next photo in folder", lambda: self.step_folder(1), "Alt+Right")
+        file.addSeparator()
+        export = file.addMenu("&Export")
+        self.export_actions = {
+            name: self._action(export, EXPORT_LABELS[name] + "\u2026", lambda n=name: self.export_dialog(n))
+            for name in output_names()
+        }
+        self._action(export, "Viewport screenshot (.png)\u2026", self.screenshot_dialog, "Ctrl+Shift+S")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        view = bar.addMenu("&View")
+        self.before_action = self._action(view, "Show &before bump removal", self.viewport.set_show_before, "B",
+                                          checkable=True)
+        self.removed_action = self._action(view, "&Highlight removed bumps", self.viewport.set_highlight_removed,
+                                           "H", checkable=True)
+        self.wire_action = self._action(view, "&Wireframe", self.viewport.set_wireframe, "W", checkable=True)
+        self.colour_action = self._action(view, "Photo &colours", self.viewport.set_colors, "C", checkable=True,
+                                          checked=True)
+        self.overlay_action = self._action(view, "Mesh over &photo", self.set_overlay, "O", checkable=True)
+        self._action(view, "&Reset camera", self.viewport.reset_camera, "R")
+
+        face = bar.addMenu("F&ace")
+        self.box_action = self._action(face, "&Draw face box", self.photo.set_box_mode, "Ctrl+B", checkable=True)
+        self._action(face, "&Reconstruct again", self.rerun, "F5")
+
+        camera = bar.addMenu("&Camera")
+        self.camera_menu = camera.addMenu("&Start camera")
+        self.camera_menu.aboutToShow.connect(self._fill_camera_menu)
+        self._action(camera, "Open &video file\u2026", self.open_video_dialog)
+        self.pause_action = self._action(camera, "&Pause / resume", self.toggle_pause, "Space")
+        self._action(camera, "&Freeze frame (full reconstruction)", self.freeze, "F")
+        self._action(camera, "S&top", self.stop_webcam, "Ctrl+.")
+
+        models = bar.addMenu("&Models")
+        self._action(models, "&Weights manager\u2026", self.weights_dialog)
+        settings = bar.addMenu("&Settings")
+        self._action(settings, "&Preferences\u2026", self.preferences_dialog, QKeySequence.StandardKey.Preferences)
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About VRN Studio", self.about)
+
+        toolbar = QToolBar("View")
+        toolbar.setObjectName("view-toolbar")
+        for action in (self.before_action, self.removed_action, self.wire_action, self.colour_action,
+                       self.overlay_action, self.box_action):
+            toolbar.addAction(action)
+        self.addToolBar(toolbar)
+        self._fill_recent_menu()
+        self._update_actions()
+
+    def _connect(self) -> None:
+        self.runner.started.connect(self._on_started)
+        self.runner.stageDone.connect(self._on_stage)
+        self.runner.resultReady.connect(self.show_result)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.cancelled.connect(lambda: self._on_finished("Cancelled"))
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        self.photo.facePicked.connect(self._on_face_picked)
+        self.photo.boxDrawn.connect(self._on_box_drawn)
+        self.webcam.frameReady.connect(self._on_frame)
+        self.webcam.resultReady.connect(self._on_live_result)
+        self.webcam.fpsChanged.connect(
+            lambda capture, rebuild: self.fps_label.setText(f"camera {capture:.1f} fps \u00b7 mesh {rebuild:.1f} fps")
+        )
+        self.webcam.failed.connect(lambda text: self.message.show_message(text, error=True))
+        self.webcam.ended.connect(lambda: self.stage_label.setText("Video ended"))
+
+    # ------------------------------------------------------------------ opening
+    def open_path(self, path: str | Path) -> None:
+        """Reconstruct the photo at ``path`` (a folder opens its first photo)."""
+        path = Path(path)
+        if path.is_dir():
+            images = list_images(path)
+            if not images:
+                self.message.show_message(f"No photos in {path}", error=True)
+                return
+            path = images[0]
+        self.current_path = path
+        self.settings.last_dir = str(path.parent)
+        self.settings.add_recent(str(path))
+        self._fill_recent_menu()
+        self.start(path)
+
+    def start(self, image: Path | np.ndarray, *, face: Face | np.ndarray | None = None) -> None:
+        """Start a reconstruction of ``image`` in the background (the newest request wins)."""
+        self.stop_webcam()
+        self.runner.start(image, face=face)
+
+    def open_dialog(self) -> None:
+        """Ask for a photo and open it."""
+        pattern = " ".join(f"*{suffix}" for suffix in sorted(IMAGE_SUFFIXES))
+        path, _ = QFileDialog.getOpenFileName(self, "Open photo", self.settings.last_dir, f"Photos ({pattern})")
+        if path:
+            self.open_path(path)
+
+    def paste(self) -> None:
+        """Reconstruct the image (or the first file) on the clipboard."""
+        data = QApplication.clipboard().mimeData()
+        if data.hasImage():
+            self.current_path = None
+            self.start(qimage_to_rgb(QImage(data.imageData())))
+        elif data.hasUrls() and data.urls()[0].isLocalFile():
+            self.open_path(data.urls()[0].toLocalFile())
+        else:
+            self.message.show_message("The clipboard holds no image", error=True)
+
+    def step_folder(self, step: int) -> None:
+        """Open the previous (-1) or next (+1) photo of the current photo's folder."""
+        if self.current_path is None:
+            return
+        images = list_images(self.current_path.parent)
+        if self.current_path in images:
+            index = (images.index(self.current_path) + step) % len(images)
+            self.open_path(images[index])
+
+    def rerun(self) -> None:
+        """Reconstruct the current photo again (after a settings change, say)."""
+        if self.result is not None:
+            self.start(self.result.image if self.current_path is None else self.current_path, face=self.result.face)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802, D102
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802, D102
+        data = event.mimeData()
+        if data.hasUrls() and data.urls()[0].isLocalFile():
+            self.open_path(data.urls()[0].toLocalFile())
+        elif data.hasImage():
+            self.start(qimage_to_rgb(QImage(data.imageData())))
+        event.acceptProposedAction()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files:
+            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files))
+
+    # ------------------------------------------------------------- run signals
+    @Slot()
+    def _on_started(self) -> None:
+        self.progress.setValue(0)
+        self.progress.show()
+        self.cancel_button.show()
+        self.stage_label.setText("Reconstructing\u2026")
+
+    @Slot(str, float)
+    def _on_stage(self, name: str, seconds: float) -> None:
+        self.progress.setValue(STAGES.index(name) + 1 if name in STAGES else self.progress.value())
+        self.stage_label.setText(f"{name} done in {seconds * 1000:.0f} ms")
+
+    @Slot(str)
+    def _on_failed(self, text: str) -> None:
+        self.message.show_message(text, error=True)
+        self._on_finished("Failed")
+
+    def _on_finished(self, text: str) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.stage_label.setText(text)
+
+    @Slot(object)
+    def show_result(self, result: Result) -> None:
+        """Show a finished reconstruction in every panel."""
+        self.result = result
+        stages = ", ".join(f"{name} {seconds * 1000:.0f}" for name, seconds in result.timings.items())
+        self._on_finished(f"{result.total_seconds * 1000:.0f} ms ({stages} ms) \u00b7 landmarker "
+                          f"{result.landmarker} \u00b7 model {result.model or 'none'} \u00b7 {result.device}")
+        self.photo.set_image(result.image)
+        self.photo.set_faces(result.faces, self._face_index(result))
+        self.crop.set_crop(result.crop, result.landmarks_crop)
+        if result.mesh is None:
+            self.viewport.clear()
+            self.removed_label.setText("")
+            self.message.show_message(NO_MODEL_TEXT, error=False)
+        else:
+            self.message.hide()
+            self.viewport.show_result(result.mesh_raw, result.mesh, result.removed)
+            self.removed_label.setText(self.viewport.removed_summary())
+        self.photo.set_overlay(None)
+        self.set_overlay(self.overlay_action.isChecked())
+        self._update_actions()
+
+    @staticmethod
+    def _face_index(result: Result) -> int:
+        return next((i for i, face in enumerate(result.faces) if face is result.face), 0)
+
+    @Slot(int)
+    def _on_face_picked(self, index: int) -> None:
+        if self.result is not None and 0 <= index < len(self.result.faces):
+            self.start(self.current_path or self.result.image, face=self.result.faces[index])
+
+    @Slot(object)
+    def _on_box_drawn(self, box: np.ndarray) -> None:
+        self.box_action.setChecked(False)
+        if self.result is not None:
+            self.start(self.current_path or self.result.image, face=box)
+
+    def set_overlay(self, on: bool) -> None:
+        """Lay the mesh over the photo (computed once per result)."""
+        if on and self.result is not None and self.result.mesh_photo is not None:
+            self.photo.set_overlay(mesh_overlay(self.result.image, self.result.mesh_photo))
+        self.photo.show_overlay(on)
+
+    def _update_actions(self) -> None:
+        has = self.result is not None
+        has_mesh = has and self.result.mesh is not None
+        for name, action in self.export_actions.items():
+            action.setEnabled(has_mesh or (has and name in ("landmarks", "crop", "overlay")))
+
+    # ------------------------------------------------------------------ export
+    def export_dialog(self, name: str) -> None:
+        """Ask where to write output ``name`` of the current result, then write it in the background."""
+        if self.result is None:
+            return
+        stem = self.current_path.stem if self.current_path is not None else "face"
+        suggested = str(Path(self.settings.last_dir or ".") / output_file_name(name, stem))
+        path, _ = QFileDialog.getSaveFileName(self, EXPORT_LABELS[name], suggested)
+        if path:
+            self.export(name, Path(path))
+
+    def export(self, name: str, path: Path) -> None:
+        """Write output ``name`` to ``path`` in a worker thread (the save dialog confirmed overwrite)."""
+        self.settings.last_dir = str(path.parent)
+        def written(path: Path | None) -> None:
+            self.stage_label.setText(f"Wrote {path}" if path else f"Nothing to write for {EXPORT_LABELS[name]}")
+
+        worker = create_worker(
+            write_output, self.result, name, path, overwrite=True, _start_thread=False,
+            _connect={"returned": written, "errored": self._on_export_error},
+        )
+        worker.finished.connect(lambda: self._exports.remove(worker))
+        self._exports.append(worker)
+        worker.start()
+
+    def _on_export_error(self, exc: BaseException) -> None:
+        if isinstance(exc, VrnStudioError):
+            self.message.show_message(str(exc), error=True)
+        else:
+            log.error("export failed", exc_info=exc)
+            self.message.show_message(f"Unexpected error while exporting: {exc}", error=True)
+
+    def screenshot_dialog(self) -> None:
+        """Save the 3D viewport as a PNG."""
+        suggested = str(Path(self.settings.last_dir or ".") / "viewport.png")
+        path, _ = QFileDialog.getSaveFileName(self, "Save viewport screenshot", suggested, "PNG (*.png)")
+        if path:
+            try:
+                self.viewport.save_screenshot(path)
+            except VrnStudioError as exc:
+                self.message.show_message(str(exc), error=True)
+
+    # ------------------------------------------------------------------ webcam
+    def _fill_camera_menu(self) -> None:
+        self.camera_menu.clear()
+        cameras = list_cameras()
+        for index in cameras:
+            self.camera_menu.addAction(f"Camera {index}", lambda i=index: self.start_webcam(i))
+        if not cameras:
+            self.camera_menu.addAction("No camera found").setEnabled(False)
+
+    def open_video_dialog(self) -> None:
+        """Use a video file as the live source."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open video", self.settings.last_dir, "Videos (*.mp4 *.avi *.mov *.mkv)"
+        )
+        if path:
+            self.start_webcam(path)
+
+    def start_webcam(self, source: int | str) -> None:
+        """Start live reconstruction from a camera index or a video file."""
+        self.runner.cancel()
+        self.current_path = None
+        self.webcam.start(source)
+        self.stage_label.setText(f"Live: {source}")
+
+    def toggle_pause(self) -> None:
+        """Pause or resume the live source."""
+        if self.webcam.state == "running":
+            self.webcam.pause()
+        elif self.webcam.state == "paused":
+            self.webcam.resume()
+
+    def freeze(self) -> None:
+        """Take the current live frame into a full reconstruction."""
+        frame = self.webcam.freeze()
+        if frame is not None:
+            self.runner.start(frame)
+
+    def stop_webcam(self) -> None:
+        """Stop the live source (no-op when it is not running)."""
+        self.webcam.stop()
+        self.fps_label.setText("")
+
+    @Slot(object)
+    def _on_frame(self, frame: np.ndarray) -> None:
+        self.photo.set_image(frame)
+
+    @Slot(object)
+    def _on_live_result(self, result: Result) -> None:
+        self.result = result
+        self.photo.set_faces(result.faces, self._face_index(result))
+        self.crop.set_crop(result.crop, result.landmarks_crop)
+        if result.mesh is not None:
+            self.viewport.update_mesh(result.mesh)
+        self._update_actions()
+
+    # --------------------------------------------------------- dialogs, close
+    def weights_dialog(self) -> None:
+        """Open the weights manager; a chosen or new model rebuilds the Reconstructor."""
+        dialog = WeightsDialog(self.settings.model, parent=self)
+        dialog.modelChosen.connect(self._use_model)
+        dialog.modelsChanged.connect(lambda: self._apply_settings(self.settings))
+        dialog.exec()
+
+    def _use_model(self, name: str) -> None:
+        self._apply_settings(replace(self.settings, model=name))
+
+    def preferences_dialog(self) -> None:
+        """Edit preferences; applying them rebuilds the Reconstructor and reruns the photo."""
+        dialog = PreferencesDialog(self.settings, parent=self)
+        if dialog.exec():
+            self._apply_settings(dialog.settings())
+
+    def _apply_settings(self, settings: AppSettings) -> None:
+        self.settings = settings
+        apply_theme(QApplication.instance(), settings.theme)
+        self.store.save(settings)
+        self.runner.set_reconstructor_factory(self._reconstructor_factory())
+        self.webcam.set_reconstructor_factory(self._reconstructor_factory())
+        self.rerun()
+
+    def about(self) -> None:
+        """Show the About box."""
+        QMessageBox.about(
+            self, "About VRN Studio",
+            f"<b>VRN Studio {__version__}</b><p>3D face reconstruction from one photo with the Volumetric "
+            "Regression Network (Jackson et al., ICCV 2017).</p><p>MIT licence. Sample photos are public "
+            "domain; the VRN weights are the authors' (MIT).</p>",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802, D102
+        self.webcam.stop()
+        self.runner.shutdown()
+        QThreadPool.globalInstance().waitForDone(10_000)  # exports in flight finish their files
+        self.settings.window_geometry = bytes(self.saveGeometry().data())
+        self.settings.window_state = bytes(self.saveState().data())
+        self.store.save(self.settings)
+        self.viewport.close()
+        super().closeEvent(event)
