@@ -224,6 +224,16 @@ def test_an_empty_view_shows_a_placeholder(photo_view, grab_rgb, ellipsoid_resul
     assert text_pixels() > 50
 
 
+def test_the_view_keeps_its_own_copy_of_the_photo(photo_view, grab_rgb, ellipsoid_result):
+    frame = ellipsoid_result.image.copy()
+    photo_view.set_image(frame)
+    before = grab_rgb(photo_view)
+    frame[:] = 0
+    photo_view.update()
+    np.testing.assert_array_equal(grab_rgb(photo_view), before)
+    assert not photo_view.image.flags.writeable
+
+
 def test_bad_input_is_refused(photo_view, ellipsoid_result):
     with pytest.raises(ValueError, match="uint8"):
         photo_view.set_image(np.zeros((10, 10), np.uint8))

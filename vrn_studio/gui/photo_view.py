@@ -46,11 +46,17 @@ MIN_DRAG = 4.0
 
 
 def _check_rgb(rgb: np.ndarray, name: str) -> np.ndarray:
-    """Return ``rgb`` as a C-contiguous (H, W, 3) uint8 array, or raise ValueError."""
+    """A read-only C-contiguous copy of an (H, W, 3) uint8 array, or ValueError.
+
+    A copy, because the QImage painted shares its memory: the caller (a video thread, say)
+    may reuse or change its own array.
+    """
     array = np.asarray(rgb)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise ValueError(f"{name} must be an (H, W, 3) uint8 RGB array; got {array.shape} {array.dtype}")
-    return np.ascontiguousarray(array)
+    copy = np.array(array, order="C")
+    copy.setflags(write=False)
+    return copy
 
 
 def _to_qimage(rgb: np.ndarray) -> QImage:
@@ -236,7 +242,7 @@ class PhotoView(_PictureCanvas):
         Parameters
         ----------
         rgb : np.ndarray, shape (H, W, 3), uint8
-            The photo, RGB. Copied only when not C-contiguous; do not modify it afterwards.
+            The photo, RGB; copied.
 
         Raises
         ------
