@@ -10,7 +10,7 @@ from dataclasses import fields
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from vrn_studio.gui.settings import MAX_RECENT, AppSettings, SettingsStore, apply_theme
 from vrn_studio.mesh import DEFAULT_LEVEL
@@ -149,6 +149,23 @@ def test_apply_theme_changes_the_palette(restored_theme):
     apply_theme(app, "system")
     assert app.style().name() == system_style
     assert app.palette().color(QPalette.ColorRole.Window) == system_window
+
+
+def test_a_dark_theme_paints_widgets_dark(qtbot, restored_theme):
+    apply_theme(restored_theme, "dark")
+    widget = QLabel("VRN Studio")
+    qtbot.addWidget(widget)
+    widget.resize(200, 60)
+    widget.show()
+    qtbot.waitExposed(widget)
+    assert _grabbed_lightness(widget) < 80
+    apply_theme(restored_theme, "light")
+    # Open widgets repaint once the palette change has gone through the event loop.
+    qtbot.waitUntil(lambda: _grabbed_lightness(widget) > 200)
+
+
+def _grabbed_lightness(widget: QWidget) -> int:
+    return widget.grab().toImage().pixelColor(2, 2).lightness()
 
 
 def test_apply_theme_refuses_unknown_names(qapp):
