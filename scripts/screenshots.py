@@ -2,7 +2,9 @@
 
 Run under a display, e.g. ``xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshots.py``.
 It uses the installed default model (or none, and then shows what the app shows without
-weights) and a throw-away settings file, and writes PNGs into docs/screenshots/.
+weights) and a throw-away settings file, and writes PNGs into docs/screenshots/. With
+``--synthetic`` the network is the test suite's ``EllipsoidNet`` (a fixed ellipsoid and one
+detached blob, not a face reconstruction), to show the 3D panel and bump removal.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from vrn_studio.gui.main_window import MainWindow
+from vrn_studio.gui.main_window import MainWindow, build_reconstructor
 from vrn_studio.gui.settings import SettingsStore
 from vrn_studio.image import sample_image_path
+from vrn_studio.pipeline import Reconstructor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,22 +43,31 @@ def settle(ms: int = 300) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--synthetic", action="store_true", help="use the tests' EllipsoidNet as the network")
     args = parser.parse_args()
+    factory = build_reconstructor
+    prefix = ""
+    if args.synthetic:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from fakes import EllipsoidNet
+
+        factory = lambda settings: Reconstructor(EllipsoidNet(), landmarker="dlib", device="cpu")  # noqa: E731
+        prefix = "synthetic-"
     args.out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv)
     with tempfile.TemporaryDirectory() as folder:
-        window = MainWindow(SettingsStore(Path(folder) / "settings.ini"))
+        window = MainWindow(SettingsStore(Path(folder) / "settings.ini"), reconstructor_factory=factory)
         window.resize(1400, 860)
         window.show()
         window.open_path(sample_image_path())
         wait(window.runner.resultReady)  # queued from the worker, so connecting after the start is safe
         settle()
-        shots = {"main-window.png": window.grab()}
+        shots = {f"{prefix}main-window.png": window.grab()}
         if window.result is not None and window.result.mesh is not None:
             window.before_action.setChecked(True)
             window.removed_action.setChecked(True)
             settle()
-            shots["bumps-before.png"] = window.grab()
+            shots[f"{prefix}bumps-before.png"] = window.grab()
         for name, pixmap in shots.items():
             pixmap.save(str(args.out / name))
             print(args.out / name)

@@ -81,10 +81,12 @@ def build_reconstructor(settings: AppSettings) -> Reconstructor:
         bump_mode=settings.bump_mode, min_fraction=settings.min_fraction,
     )
     try:
-        return Reconstructor(settings.model, **options)
+        rec = Reconstructor(settings.model, **options)
     except WeightsError as exc:
         log.warning("%s; reconstructing without a model", exc)
-        return Reconstructor(None, **options)
+        rec = Reconstructor(None, **options)
+    rec.landmarker  # load the landmark models now (in the worker), not in the first photo's "detect"
+    return rec
 
 
 def qimage_to_rgb(image: QImage) -> np.ndarray:
@@ -174,8 +176,7 @@ class MainWindow(QMainWindow):
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.photo)
         left.addWidget(self.crop)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 1)
+        left.setSizes([540, 260])
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -296,6 +297,8 @@ class MainWindow(QMainWindow):
         )
         self.webcam.failed.connect(lambda text: self.message.show_message(text, error=True))
         self.webcam.ended.connect(lambda: self.stage_label.setText("Video ended"))
+        self.webcam.noFace.connect(lambda: self.stage_label.setText("Live: no face in this frame"))
+        self.webcam.stateChanged.connect(lambda state: self.stage_label.setText(f"Live: {state}"))
 
     # ------------------------------------------------------------------ opening
     def open_path(self, path: str | Path) -> None:
