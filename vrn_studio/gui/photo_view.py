@@ -315,9 +315,10 @@ class PhotoView(_PictureCanvas):
         return self._qimage
 
     def _paint_over(self, painter: QPainter) -> None:
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        others = [i for i in range(len(self._faces)) if i != self._selected]
-        for i in others + [self._selected] * bool(self._faces):
+        order = [i for i in range(len(self._faces)) if i != self._selected]
+        if self._faces:
+            order.append(self._selected)  # drawn last, on top
+        for i in order:
             selected = i == self._selected
             pen = QPen(SELECTED_BOX if selected else OTHER_BOX, 2.0)
             pen.setCosmetic(True)
