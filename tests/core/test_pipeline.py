@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fakes import EllipsoidNet
 
 from vrn_studio.cli.main import main
 from vrn_studio.errors import ImageError, NoFaceError, WeightsError
@@ -20,8 +21,6 @@ from vrn_studio.image import sample_image_path
 from vrn_studio.mesh import Mesh
 from vrn_studio.model import VRN
 from vrn_studio.pipeline import Reconstructor, Result, StageDone, save_result
-
-from fakes import EllipsoidNet
 
 ASTRONAUT = sample_image_path("astronaut")
 

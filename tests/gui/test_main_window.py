@@ -12,10 +12,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from fakes import SlowReconstructor
 from PySide6.QtCore import QMimeData, QPointF, Qt, QThreadPool, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
-from fakes import SlowReconstructor
 from vrn_studio.gui.main_window import NO_MODEL_TEXT, MainWindow, qimage_to_rgb
 from vrn_studio.gui.settings import SettingsStore
 from vrn_studio.image import sample_image_path
@@ -229,3 +229,20 @@ def test_click_on_widget_maps_back_to_photo(qtbot, make_window) -> None:
     point = window.photo.photo_to_widget(float(x), float(y))
     back = window.photo.widget_to_photo(QPointF(round(point.x()), round(point.y())))
     assert abs(back[0] - x) < 2 and abs(back[1] - y) < 2
+
+
+def test_mesh_over_photo_toggle(qtbot, make_window) -> None:
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    plain = qimage_to_rgb(window.photo.grab().toImage())
+    window.overlay_action.setChecked(True)
+    qtbot.waitUntil(lambda: window.photo.overlay_shown and not window._tasks, timeout=10_000)
+    qtbot.wait(50)
+    laid = qimage_to_rgb(window.photo.grab().toImage())
+    x, y = (window.result.face.landmarks[3] + window.result.face.landmarks[31]) / 2  # a cheek, no dot
+    point = window.photo.photo_to_widget(float(x), float(y))
+    px, py = round(point.x()), round(point.y())
+    assert np.abs(laid[py, px].astype(int) - plain[py, px].astype(int)).sum() > 30
+    window.overlay_action.setChecked(False)
+    qtbot.wait(50)
+    assert np.abs(qimage_to_rgb(window.photo.grab().toImage()).astype(int) - plain.astype(int)).max() < 10

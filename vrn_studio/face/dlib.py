@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import math
 import logging
+import math
 from pathlib import Path
 
 import cv2

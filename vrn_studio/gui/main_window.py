@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import create_worker
 
 from vrn_studio import __version__
 from vrn_studio.errors import VrnStudioError, WeightsError
@@ -40,9 +39,9 @@ from vrn_studio.gui.photo_view import CropView, PhotoView
 from vrn_studio.gui.preferences import PreferencesDialog
 from vrn_studio.gui.settings import AppSettings, SettingsStore, apply_theme
 from vrn_studio.gui.viewport import Viewport
-from vrn_studio.gui.weights_dialog import WeightsDialog
 from vrn_studio.gui.webcam import WebcamRunner, list_cameras
-from vrn_studio.gui.workers import ReconstructionRunner
+from vrn_studio.gui.weights_dialog import WeightsDialog
+from vrn_studio.gui.workers import ReconstructionRunner, start_task, user_message
 from vrn_studio.image import IMAGE_SUFFIXES, list_images
 from vrn_studio.pipeline import Reconstructor, Result, output_file_name, output_names, write_output
 from vrn_studio.pipeline.overlay import mesh_overlay
@@ -147,7 +146,8 @@ class MainWindow(QMainWindow):
         self._factory = reconstructor_factory
         self.result: Result | None = None
         self.current_path: Path | None = None
-        self._exports: list[object] = []
+        self._tasks: list[object] = []  # short jobs in flight (exports, overlays)
+        self._overlay_of: Result | None = None
 
         self.message = MessageBar()
         self.photo = PhotoView()
@@ -412,7 +412,6 @@ class MainWindow(QMainWindow):
             self.message.hide()
             self.viewport.show_result(result.mesh_raw, result.mesh, result.removed)
             self.removed_label.setText(self.viewport.removed_summary())
-        self.photo.set_overlay(None)
         self.set_overlay(self.overlay_action.isChecked())
         self._update_actions()
 
@@ -432,10 +431,26 @@ class MainWindow(QMainWindow):
             self.start(self.current_path or self.result.image, face=box)
 
     def set_overlay(self, on: bool) -> None:
-        """Lay the mesh over the photo (computed once per result)."""
-        if on and self.result is not None and self.result.mesh_photo is not None:
-            self.photo.set_overlay(mesh_overlay(self.result.image, self.result.mesh_photo))
+        """Lay the mesh over the photo (the picture is computed once per result, in a worker)."""
         self.photo.show_overlay(on)
+        result = self.result
+        if on and result is not None and result.mesh_photo is not None and self._overlay_of is not result:
+            self._overlay_of = result
+
+            def show(picture: np.ndarray) -> None:
+                if self.result is result:
+                    self.photo.set_overlay(picture)
+                    self.photo.show_overlay(self.overlay_action.isChecked())
+
+            self._task(mesh_overlay, result.image, result.mesh_photo, returned=show)
+
+    def _task(self, func: Callable[..., object], *args: object, returned: Callable[..., None],
+              **kwargs: object) -> None:
+        """Run a short job in a worker; ``returned`` gets its value, errors go to the message bar."""
+        worker = start_task(func, *args, connect={
+            "returned": returned, "errored": self._on_task_error, "finished": lambda: self._tasks.remove(worker),
+        }, **kwargs)
+        self._tasks.append(worker)
 
     def _update_actions(self) -> None:
         has = self.result is not None
@@ -460,20 +475,10 @@ class MainWindow(QMainWindow):
         def written(path: Path | None) -> None:
             self.stage_label.setText(f"Wrote {path}" if path else f"Nothing to write for {EXPORT_LABELS[name]}")
 
-        worker = create_worker(
-            write_output, self.result, name, path, overwrite=True, _start_thread=False,
-            _connect={"returned": written, "errored": self._on_export_error},
-        )
-        worker.finished.connect(lambda: self._exports.remove(worker))
-        self._exports.append(worker)
-        worker.start()
+        self._task(write_output, self.result, name, path, overwrite=True, returned=written)
 
-    def _on_export_error(self, exc: BaseException) -> None:
-        if isinstance(exc, VrnStudioError):
-            self.message.show_message(str(exc), error=True)
-        else:
-            log.error("export failed", exc_info=exc)
-            self.message.show_message(f"Unexpected error while exporting: {exc}", error=True)
+    def _on_task_error(self, exc: BaseException) -> None:
+        self.message.show_message(user_message(exc), error=True)
 
     def screenshot_dialog(self) -> None:
         """Save the 3D viewport as a PNG."""
@@ -481,7 +486,7 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Save viewport screenshot", suggested, "PNG (*.png)")
         if path:
             try:
-                self.viewport.save_screenshot(path)
+                self.viewport.save_screenshot(path, overwrite=True)
             except VrnStudioError as exc:
                 self.message.show_message(str(exc), error=True)
 

@@ -1,6 +1,6 @@
 """The weights manager: installed models, import of a ``.t7``, downloads, the active model.
 
-Everything slow runs in superqt workers: checking each model's SHA-256, converting a
+Everything slow runs in workers (:func:`~vrn_studio.gui.workers.start_task`): checking each model's SHA-256, converting a
 ``.t7`` file (:func:`~vrn_studio.weights.import_t7`) and downloading
 (:func:`~vrn_studio.weights.download`, cancelled cooperatively between chunks). Errors are
 shown in the dialog itself, in :attr:`WeightsDialog.message_label`, never in a blocking
@@ -35,9 +35,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import FunctionWorker, GeneratorWorker, create_worker
+from superqt.utils import FunctionWorker, GeneratorWorker
 
 from vrn_studio.errors import VrnStudioError, WeightsError
+from vrn_studio.gui.workers import start_task
 from vrn_studio.weights import (
     DEFAULT_MODELS,
     KNOWN_MODELS,
@@ -260,10 +261,10 @@ class WeightsDialog(QDialog):
         self._rebuild_downloads()
         self._update_buttons()
         self._verifier = (
-            create_worker(
+            start_task(
                 _verify_each,
                 list(self._entries),
-                _connect={"yielded": self._on_verified, "errored": self._on_verify_errored},
+                connect={"yielded": self._on_verified, "errored": self._on_verify_errored},
             )
             if self._entries
             else None
@@ -426,11 +427,10 @@ class WeightsDialog(QDialog):
         self, func: Callable[..., Path], *args: Any, doing: str, done: str, cancellable: bool, **kwargs: Any
     ) -> None:
         """Run ``func(*args, **kwargs)`` in a worker, showing ``doing`` meanwhile and ``done`` after."""
-        self._job = create_worker(
+        self._job = start_task(
             func,
             *args,
-            _start_thread=False,
-            _connect={
+            connect={
                 "returned": lambda _path: self._on_job_returned(done),
                 "errored": self._on_job_errored,
                 "finished": self._end_job,
@@ -444,7 +444,6 @@ class WeightsDialog(QDialog):
         self.cancel_button.setEnabled(cancellable)
         self._progress_row.show()
         self._update_buttons()
-        self._job.start()
 
     def _on_bytes(self, done: int, total: int | None) -> None:
         if self._job is None or self._cancel.is_set():

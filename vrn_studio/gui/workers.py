@@ -1,7 +1,8 @@
 """Reconstructions off the UI thread, reported through Qt signals.
 
 This module and :mod:`vrn_studio.gui.webcam` are the only places in the GUI that start
-threads. Worker threads never touch a widget: they hand immutable data (stage timings, a
+threads; short one-off jobs (exports, model import and download, checksums) go through
+:func:`start_task`. Worker threads never touch a widget: they hand immutable data (stage timings, a
 :class:`~vrn_studio.pipeline.Result`, a message) to the UI thread through queued signals.
 
 Why plain Python threads and not superqt's ``GeneratorWorker``: the worker has to stay
@@ -25,6 +26,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
+from superqt.utils import WorkerBase, create_worker
 
 from vrn_studio.errors import VrnStudioError
 from vrn_studio.image import ImageSource
@@ -35,6 +37,21 @@ log = logging.getLogger(__name__)
 
 ReconstructorSource = Reconstructor | Callable[[], Reconstructor]
 """A ready :class:`Reconstructor`, or a zero-argument callable that builds one (loads weights)."""
+
+
+def start_task(func: Callable[..., object], *args: object, connect: dict[str, Callable[..., object]],
+               **kwargs: object) -> WorkerBase:
+    """Run a short job ``func(*args, **kwargs)`` in Qt's thread pool (a superqt worker).
+
+    ``connect`` maps the worker's signals (``returned``, ``errored``, ``yielded`` for a
+    generator, ``finished``) to slots, which run on the UI thread. Connect ``errored``:
+    without it superqt re-raises the job's exception in the event loop. Returns the started
+    worker (keep a reference while it runs); ``QThreadPool.globalInstance().waitForDone()``
+    waits for all of them.
+    """
+    worker = create_worker(func, *args, _start_thread=False, _connect=connect, **kwargs)
+    worker.start()
+    return worker
 
 
 def user_message(exc: BaseException) -> str:

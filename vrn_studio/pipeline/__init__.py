@@ -3,7 +3,13 @@
 from vrn_studio.pipeline.device import available_devices, resolve_device
 from vrn_studio.pipeline.reconstructor import Reconstructor
 from vrn_studio.pipeline.result import Result, StageDone
-from vrn_studio.pipeline.save import DEFAULT_OUTPUTS, output_file_name, output_names, save_result, write_output
+from vrn_studio.pipeline.save import (
+    DEFAULT_OUTPUTS,
+    output_file_name,
+    output_names,
+    save_result,
+    write_output,
+)
 
 __all__ = [
     "DEFAULT_OUTPUTS",

@@ -25,7 +25,6 @@ import platformdirs
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
-from torch import nn
 
 from vrn_studio.errors import DeviceError, WeightsError
 from vrn_studio.model import VRN, NormMode
