@@ -42,7 +42,7 @@ from vrn_studio.gui.viewport import Viewport
 from vrn_studio.gui.webcam import WebcamRunner, list_cameras
 from vrn_studio.gui.weights_dialog import WeightsDialog
 from vrn_studio.gui.workers import ReconstructionRunner, start_task, user_message
-from vrn_studio.image import IMAGE_SUFFIXES, list_images
+from vrn_studio.image import IMAGE_SUFFIXES, list_images, sample_image_path
 from vrn_studio.pipeline import Reconstructor, Result, output_file_name, output_names, write_output
 from vrn_studio.pipeline.overlay import mesh_overlay
 
@@ -228,6 +228,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file = bar.addMenu("&File")
         self._action(file, "&Open photo\u2026", self.open_dialog, QKeySequence.StandardKey.Open)
+        self._action(file, "Open &sample photo", lambda: self.open_path(sample_image_path()))
         self.recent_menu = file.addMenu("Open &recent")
         self._action(file, "&Paste photo", self.paste, QKeySequence.StandardKey.Paste)
         self._action(file, "Pre&vious photo in folder", lambda: self.step_folder(-1), "Alt+Left")
