@@ -160,6 +160,7 @@ def test_without_weights_the_window_says_what_to_do(qtbot, make_window) -> None:
     _open_and_wait(qtbot, window)
     assert window.message.isVisible() and window.message.label.text() == NO_MODEL_TEXT
     assert not window.export_actions["glb"].isEnabled() and window.export_actions["landmarks"].isEnabled()
+    assert window.export_button.menu().actions()[0] is window.export_actions["glb"]
 
 
 def test_no_face_is_reported_in_the_window(qtbot, make_window, tmp_path) -> None:

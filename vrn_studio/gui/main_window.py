@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -275,6 +276,12 @@ class MainWindow(QMainWindow):
 
         toolbar = QToolBar("View")
         toolbar.setObjectName("view-toolbar")
+        self.export_button = QToolButton()
+        self.export_button.setText("Export")
+        self.export_button.setMenu(export)
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        toolbar.addWidget(self.export_button)
+        toolbar.addSeparator()
         for action in (self.before_action, self.removed_action, self.wire_action, self.colour_action,
                        self.overlay_action, self.box_action):
             toolbar.addAction(action)
