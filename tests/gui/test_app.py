@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 import pytest
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
-
 from vrn_studio.cli.main import main
 from vrn_studio.errors import MissingDependencyError
 from vrn_studio.gui import check_gui_dependencies
-from vrn_studio.gui.app import run_app
-from vrn_studio.gui.main_window import MainWindow
 from vrn_studio.gui.settings import SettingsStore
 from vrn_studio.image import sample_image_path
 
@@ -48,21 +45,36 @@ def test_no_command_without_gui_prints_help_and_why(monkeypatch, capsys) -> None
     assert "desktop app is not available" in captured.err and "vrn-studio[gui]" in captured.err
 
 
-def test_run_app_opens_the_window_on_an_image(qtbot, tmp_path) -> None:
-    seen: list[MainWindow] = []
+RUN_APP = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from vrn_studio.gui.app import run_app
+from vrn_studio.gui.main_window import MainWindow
+from vrn_studio.gui.settings import SettingsStore
 
-    def close_when_shown() -> None:
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        if not windows:
-            QTimer.singleShot(50, close_when_shown)
-            return
-        seen.extend(windows)
-        for window in windows:
-            window.close()
-        QApplication.instance().quit()
+def close_when_shown():
+    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+    if not windows:
+        QTimer.singleShot(50, close_when_shown)
+        return
+    print("opened", windows[0].current_path)
+    windows[0].close()
+    QApplication.instance().quit()
 
-    QTimer.singleShot(50, close_when_shown)
-    store = SettingsStore(tmp_path / "settings.ini")
-    assert run_app([], image=str(sample_image_path()), store=store) == 0
-    assert seen and seen[0].current_path == sample_image_path()
-    assert store.load().recent_files == [str(sample_image_path())]
+app = QApplication(sys.argv[:1])
+QTimer.singleShot(50, close_when_shown)
+sys.exit(run_app([], image=sys.argv[1], store=SettingsStore(sys.argv[2])))
+"""
+
+
+def test_run_app_opens_the_window_on_an_image(tmp_path) -> None:
+    """In its own process: quitting the event loop must not touch the test session's app."""
+    settings = tmp_path / "settings.ini"
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_APP, str(sample_image_path()), str(settings)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "VRN_STUDIO_WEIGHTS": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"opened {sample_image_path()}" in done.stdout
+    assert SettingsStore(settings).load().recent_files == [str(sample_image_path())]
