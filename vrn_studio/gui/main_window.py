@@ -46,6 +46,7 @@ from vrn_studio.gui.workers import ReconstructionRunner, start_task, user_messag
 from vrn_studio.image import IMAGE_SUFFIXES, list_images, sample_image_path
 from vrn_studio.pipeline import Reconstructor, Result, output_file_name, output_names, write_output
 from vrn_studio.pipeline.overlay import mesh_overlay
+from vrn_studio.weights import DEFAULT_MODELS, list_models
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,12 @@ ReconstructorFactory = Callable[[AppSettings], Reconstructor]
 
 
 def build_reconstructor(settings: AppSettings) -> Reconstructor:
-    """A Reconstructor for ``settings``; without installed weights, one that stops at the crop."""
+    """A Reconstructor for ``settings``; when its model is not installed, one that stops at the crop.
+
+    An installed model that cannot be loaded (corrupt or changed file, refused checkpoint)
+    raises its :class:`WeightsError`, so the window shows what is wrong with it instead of
+    the "no weights installed" notice.
+    """
     options = dict(
         landmarker=settings.landmarker, device=settings.device, level=settings.level,
         bump_mode=settings.bump_mode, min_fraction=settings.min_fraction,
@@ -83,10 +89,18 @@ def build_reconstructor(settings: AppSettings) -> Reconstructor:
     try:
         rec = Reconstructor(settings.model, **options)
     except WeightsError as exc:
+        if _is_installed(settings.model):
+            raise
         log.warning("%s; reconstructing without a model", exc)
         rec = Reconstructor(None, **options)
     rec.landmarker  # load the landmark models now (in the worker), not in the first photo's "detect"
     return rec
+
+
+def _is_installed(model: str) -> bool:
+    """Whether a manifest for ``model`` (``"default"``: any of the default models) is installed."""
+    names = DEFAULT_MODELS if model == "default" else (model,)
+    return any(entry.name in names for entry in list_models())
 
 
 def qimage_to_rgb(image: QImage) -> np.ndarray:
