@@ -49,6 +49,7 @@ def volume_to_mesh(
     image: np.ndarray | None = None,
     int8_compat: bool = False,
     method: Method = "auto",
+    occupied_only: bool = True,
 ) -> Mesh:
     """Extract the surface ``probability == level`` of a VRN volume as a crop-space mesh.
 
@@ -80,6 +81,12 @@ def volume_to_mesh(
         ``"mcubes"``: PyMCubes (the ``fast`` extra); ``"auto"``: the fastest backend, which
         is scikit-image (0.26 took 0.10 s against PyMCubes 0.1.6's 0.17 s on a
         200x192x192 volume, one CPU core). Both give the same vertices, wound the same way.
+    occupied_only : bool, default: True
+        Run marching cubes only on the bounding box of the voxels above ``level``, grown by
+        one voxel, instead of the whole grid. Cells outside it hold no surface, so the mesh
+        is the same (same triangles in the same order, vertices equal to float32 rounding)
+        at about two thirds of the time on a head-sized volume; False meshes the full grid
+        (the naive baseline of ``vrn_studio.bench``).
 
     Returns
     -------
@@ -109,7 +116,13 @@ def volume_to_mesh(
         raise ValueError(f"z_scale must be positive; got {z_scale}")
     if image is not None:
         image = _check_image(image, field.shape)
-    if not (field > iso).any():
+    origin = np.zeros(3)
+    if occupied_only:
+        box = _occupied_box(field, iso)
+        if box is None:
+            return Mesh.empty()
+        field, origin = field[box], np.array([s.start for s in box], np.float64)
+    elif not (field > iso).any():
         return Mesh.empty()
     padded = np.pad(field, 1)
     if _resolve_method(method) == "mcubes":
@@ -123,7 +136,7 @@ def volume_to_mesh(
         from skimage.measure import marching_cubes
 
         verts, faces, _, _ = marching_cubes(padded, iso)
-    index = np.asarray(verts, np.float64) - 1.0
+    index = np.asarray(verts, np.float64) + (origin - 1.0)
     vertices = np.column_stack([index[:, 2], index[:, 1], index[:, 0] * z_scale])
     mesh = Mesh(vertices, np.asarray(faces, np.int64))
     colors = None if image is None else _sample_colors(image, vertices[:, 0], vertices[:, 1])
@@ -261,6 +274,24 @@ def _scalar_field(volume: np.ndarray, level: float, int8_compat: bool) -> tuple[
     if volume.dtype == np.uint8:
         return volume.astype(np.float32) / 255, level
     return volume.astype(np.float32, copy=False), level
+
+
+def _occupied_box(field: np.ndarray, iso: float) -> tuple[slice, slice, slice] | None:
+    """Bounding box of the voxels above ``iso`` grown by one voxel (clipped to the grid), or None.
+
+    The surface passes only through cells with a corner above ``iso``; the one-voxel margin
+    keeps the values below ``iso`` that its vertices are interpolated towards.
+    """
+    above = field > iso
+    columns = above.any(axis=0)
+    hits = (above.reshape(len(above), -1).any(axis=1), columns.any(axis=1), columns.any(axis=0))
+    if not hits[0].any():
+        return None
+    box = []
+    for axis, hit in enumerate(hits):
+        index = np.flatnonzero(hit)
+        box.append(slice(max(int(index[0]) - 1, 0), min(int(index[-1]) + 2, field.shape[axis])))
+    return box[0], box[1], box[2]
 
 
 def _check_image(image: np.ndarray, volume_shape: tuple[int, ...]) -> np.ndarray:
