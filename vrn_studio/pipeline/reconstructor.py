@@ -6,8 +6,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Generator, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ from vrn_studio.pipeline.result import Result, StageDone
 from vrn_studio.weights import load_model
 
 log = logging.getLogger(__name__)
+
+CompileMode = Literal["default", "reduce-overhead", "max-autotune"]
+"""``torch.compile`` modes that :class:`Reconstructor` accepts for ``compile``."""
 
 FaceHint = Face | np.ndarray | None
 """A face given by hand: a :class:`Face`, a box (4,) ``(x1, y1, x2, y2)`` or 68 points (68, 2)."""
@@ -50,11 +54,22 @@ class _Clock:
         self.timings: dict[str, float] = {}
         self._last = time.perf_counter()
 
-    def lap(self, name: str) -> StageDone:
+    def lap(self, name: str, seconds: float | None = None) -> StageDone:
+        """Record stage ``name``: the time since the previous lap, or ``seconds`` when given
+        (a share of work done for several photos at once); the next lap starts now."""
         now = time.perf_counter()
-        self.timings[name] = now - self._last
+        self.timings[name] = now - self._last if seconds is None else seconds
         self._last = now
         return StageDone(name, self.timings[name])
+
+
+def _drain(stages: Generator[StageDone, None, Any]) -> Any:
+    """Run a stage generator to its end and return its value."""
+    while True:
+        try:
+            next(stages)
+        except StopIteration as done:
+            return done.value
 
 
 class Reconstructor:
@@ -83,6 +98,15 @@ class Reconstructor:
     tf32 : bool, default: False
         Let float32 convolutions on NVIDIA Ampere or newer use TensorFloat-32 (faster; on an
         H100 it moved probabilities by up to 0.025 from the CPU's, against 3e-5 without).
+    channels_last : bool, default: False
+        Keep the network's weights and activations in NHWC memory order. Alone it is slower
+        on a CPU (instance norm in NHWC) and faster on a GPU; with ``compile`` it pays on both
+        (see docs/benchmarks.md). The output is the same to float32 rounding.
+    compile : bool or {"default", "reduce-overhead", "max-autotune"}, default: False
+        Run the network through :func:`torch.compile` (fused kernels); a string is its
+        ``mode`` (``"reduce-overhead"`` replays CUDA graphs on a GPU). The first call of each
+        batch size compiles, which takes a minute or more on a CPU; later calls are faster.
+        Needs a C++ compiler (and Triton on CUDA).
 
     Raises
     ------
@@ -112,9 +136,12 @@ class Reconstructor:
         bump_mode: BumpMode = "largest",
         min_fraction: float = 0.1,
         tf32: bool = False,
+        channels_last: bool = False,
+        compile: bool | CompileMode = False,
     ) -> None:
         self.device = resolve_device(device)
         self.tf32 = tf32
+        self.channels_last = channels_last
         self.dtype = dtype
         self.level = level
         self.bump_mode = bump_mode
@@ -130,9 +157,14 @@ class Reconstructor:
         else:
             loaded = load_model(model, device=self.device, dtype=dtype, norm=norm)
             self.net, self.model_name = loaded.model, loaded.manifest.name
+        self._forward: Any = None
         if self.net is not None:
             self.net = self.net.to(self.device, dtype).eval()
+            if channels_last:
+                self.net = self.net.to(memory_format=torch.channels_last)
             set_norm_mode(self.net, norm)
+            mode = "default" if compile is True else compile
+            self._forward = torch.compile(self.net, mode=mode, dynamic=False) if mode else self.net
 
     @property
     def landmarker(self) -> Landmarker:
@@ -159,12 +191,7 @@ class Reconstructor:
         ImageError, NoFaceError
             The photo cannot be read, or holds no face.
         """
-        stages = self.iter_stages(image, face=face, remove_bumps=remove_bumps)
-        while True:
-            try:
-                next(stages)
-            except StopIteration as done:
-                return done.value
+        return _drain(self.iter_stages(image, face=face, remove_bumps=remove_bumps))
 
     def iter_stages(
         self, image: ImageSource, *, face: FaceHint = None, remove_bumps: bool = True
@@ -176,6 +203,17 @@ class Reconstructor:
         caller can stop between stages (cancel) by closing it.
         """
         clock = _Clock()
+        common = yield from self._crop_stages(image, face, clock)
+        if self.net is None:
+            return Result(**common)
+        volume = self.predict_volume(common["crop"])
+        yield clock.lap("network")
+        return (yield from self._mesh_stages(common, volume, clock, remove_bumps))
+
+    def _crop_stages(
+        self, image: ImageSource, face: FaceHint, clock: _Clock
+    ) -> Generator[StageDone, None, dict[str, Any]]:
+        """Stages ``load``, ``detect``, ``crop``; return the :class:`Result` fields they fill."""
         source = Path(image) if isinstance(image, (str, Path)) else None
         rgb = load_image(image)
         yield clock.lap("load")
@@ -185,17 +223,16 @@ class Reconstructor:
 
         crop, transform = crop_face(rgb, chosen.landmarks)
         yield clock.lap("crop")
-
-        common: dict[str, Any] = dict(
+        return dict(
             source=source, image=rgb, faces=faces, face=chosen, crop=crop, transform=transform,
             timings=clock.timings, landmarker=landmarker_name, device=str(self.device),
         )
-        if self.net is None:
-            return Result(**common)
 
-        volume = self.predict_volume(crop)
-        yield clock.lap("network")
-
+    def _mesh_stages(
+        self, common: dict[str, Any], volume: np.ndarray, clock: _Clock, remove_bumps: bool
+    ) -> Generator[StageDone, None, Result]:
+        """Stages ``isosurface``, ``bumps``, ``photo`` on the network's volume; return the Result."""
+        crop, transform = common["crop"], common["transform"]
         mesh_raw = volume_to_mesh(volume, level=self.level, image=crop)
         yield clock.lap("isosurface")
 
@@ -212,27 +249,79 @@ class Reconstructor:
 
     def predict_volume(self, crop: np.ndarray) -> np.ndarray:
         """Run the network on a (192, 192, 3) uint8 RGB crop; return (200, 192, 192) float32."""
-        if self.net is None:
+        return self.predict_volumes(np.asarray(crop)[None])[0]
+
+    def predict_volumes(self, crops: np.ndarray) -> np.ndarray:
+        """Run the network on a batch of crops (B, 192, 192, 3) uint8 RGB; return (B, 200, 192, 192).
+
+        With ``norm="image"`` every crop is normalised with its own statistics, so a crop's
+        volume does not depend on the others in the batch (equal to float32 rounding).
+        """
+        if self._forward is None:
             raise VrnStudioError("This Reconstructor was built with model=None: it has no network to run")
-        x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None]
+        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2)
         x = x.to(self.device, self.dtype) / 255.0
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode(), _tf32(self.tf32):
-            volume = self.net(x)[0]
+            volume = self._forward(x)
         return volume.float().cpu().numpy()
 
     def reconstruct_many(
-        self, images: Iterable[ImageSource], **options: Any
+        self, images: Iterable[ImageSource], *, batch_size: int = 1, **options: Any
     ) -> Iterator[tuple[ImageSource, Result | VrnStudioError]]:
         """Reconstruct photos in turn, yielding ``(image, result)`` or ``(image, error)``.
 
         A photo that fails with a :class:`VrnStudioError` (unreadable, no face) is yielded
         with its error and the batch goes on; other exceptions propagate.
+
+        Parameters
+        ----------
+        images : iterable of path, np.ndarray or PIL image
+            The photos.
+        batch_size : int, default: 1
+            Photos whose crops go through the network together (faster on a GPU). Each
+            result's ``timings["network"]`` is then its share of the batch's time.
+        **options
+            ``face`` and ``remove_bumps``, as for :meth:`reconstruct`.
         """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1; got {batch_size}")
+        if batch_size == 1 or self.net is None:
+            for image in images:
+                try:
+                    yield image, self.reconstruct(image, **options)
+                except VrnStudioError as exc:
+                    yield image, exc
+            return
+        face, remove_bumps = options.pop("face", None), options.pop("remove_bumps", True)
+        if options:
+            raise TypeError(f"Unknown options for reconstruct_many: {', '.join(options)}")
+        batch_iter = iter(images)
+        while batch := list(islice(batch_iter, batch_size)):
+            yield from self._reconstruct_batch(batch, face, remove_bumps)
+
+    def _reconstruct_batch(
+        self, images: list[ImageSource], face: FaceHint, remove_bumps: bool
+    ) -> Iterator[tuple[ImageSource, Result | VrnStudioError]]:
+        """One batch of :meth:`reconstruct_many`: crops one by one, one network call, meshes."""
+        cropped: list[tuple[ImageSource, dict[str, Any] | VrnStudioError, _Clock]] = []
         for image in images:
+            clock = _Clock()
             try:
-                yield image, self.reconstruct(image, **options)
+                cropped.append((image, _drain(self._crop_stages(image, face, clock)), clock))
             except VrnStudioError as exc:
-                yield image, exc
+                cropped.append((image, exc, clock))
+        crops = [common["crop"] for _, common, _ in cropped if isinstance(common, dict)]
+        start = time.perf_counter()
+        volumes = iter(self.predict_volumes(np.stack(crops)) if crops else ())
+        share = (time.perf_counter() - start) / max(len(crops), 1)
+        for image, common, clock in cropped:
+            if isinstance(common, VrnStudioError):
+                yield image, common
+                continue
+            clock.lap("network", share)
+            yield image, _drain(self._mesh_stages(common, next(volumes), clock, remove_bumps))
 
     def _find_face(
         self, rgb: np.ndarray, hint: FaceHint, source: Path | None
