@@ -1,0 +1,120 @@
+"""The benchmark tools (vrn_studio.bench): statistics, synthetic inputs, paths, live loop, report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakes import EllipsoidNet
+
+from vrn_studio.bench import (
+    STAGES,
+    Stats,
+    choose_fastest_faithful,
+    faithfulness,
+    format_markdown,
+    head_volume,
+    run_live,
+    write_test_video,
+)
+from vrn_studio.bench.live import BoxTracker
+from vrn_studio.bench.suite import PathConfig, run_paths
+from vrn_studio.cli import benchmark_cmd
+from vrn_studio.face import Face
+from vrn_studio.image import sample_image_path
+from vrn_studio.mesh import remove_bumps, volume_to_mesh
+from vrn_studio.pipeline import Reconstructor
+
+ROOT = Path(__file__).resolve().parents[2]
+LANDMARKS = np.asarray(
+    json.loads((ROOT / "benchmarks" / "astronaut.landmarks.json").read_text())["landmarks_photo"], np.float64
+)
+
+
+def test_stats_in_milliseconds() -> None:
+    stats = Stats.of([0.003, 0.001, 0.002])
+    assert (stats.median, stats.min, stats.max, stats.n) == (2.0, 1.0, 3.0, 3)
+    assert stats.p10 == pytest.approx(1.2) and stats.scaled(0.5).median == 1.0
+
+
+def test_synthetic_head_has_two_detached_blobs() -> None:
+    bumps = remove_bumps(volume_to_mesh(head_volume()))
+    assert len(bumps.removed_sizes) == 2
+    assert 80_000 < bumps.kept_size < 150_000  # as many vertices as a real VRN face mesh
+
+
+def test_faithfulness_of_identical_and_shifted_volumes() -> None:
+    volume = head_volume(blobs=0)
+    same = faithfulness(volume, volume)
+    assert same["occupied_iou"] == 1.0 and same["mesh_max_px"] == 0.0 and same["max_abs_probability"] == 0.0
+    shifted = faithfulness(volume, np.roll(volume, 1, axis=2))
+    assert shifted["occupied_iou"] < 1.0 and 0.3 < shifted["mesh_mean_px"] < 1.0
+
+
+def test_the_fastest_faithful_variant_wins() -> None:
+    fast_unfaithful = {"occupied_iou": 0.99, "mesh_mean_px": 0.2}
+    faithful = {"occupied_iou": 0.9999, "mesh_mean_px": 0.01}
+    variants = [
+        {"name": "fp32", "batch": 1, "per_crop_ms": {"median": 10.0}, "faithfulness": faithful},
+        {"name": "bf16", "batch": 1, "per_crop_ms": {"median": 5.0}, "faithfulness": fast_unfaithful},
+        {"name": "batch", "batch": 8, "per_crop_ms": {"median": 4.0}, "faithfulness": faithful},
+        {"name": "broken", "error": "no compiler"},
+        {"name": "fp16", "batch": 1, "per_crop_ms": {"median": 7.0}, "faithfulness": faithful},
+    ]
+    assert choose_fastest_faithful(variants) == "fp16"
+
+
+def test_box_tracker_follows_the_landmarks() -> None:
+    tracker = BoxTracker()
+    tracker.update(Face(box=np.array([150.0, 80, 290, 220]), score=1.0, landmarks=LANDMARKS), detected=True)
+    np.testing.assert_allclose(tracker.box, [150, 80, 290, 220])
+    moved = Face(box=np.array([0.0, 0, 1, 1]), score=1.0, landmarks=LANDMARKS + [10.0, -5.0])
+    tracker.update(moved, detected=False)
+    np.testing.assert_allclose(tracker.box, [160, 75, 300, 215])
+
+
+@pytest.fixture(scope="module")
+def ellipsoid_rec() -> Reconstructor:
+    return Reconstructor(EllipsoidNet(), landmarker="dlib", device="cpu")
+
+
+def test_live_path_on_a_video_file(tmp_path: Path, ellipsoid_rec: Reconstructor) -> None:
+    video = write_test_video(tmp_path / "pan.avi", sample_image_path("astronaut"), seconds=2)
+    assert len(video.offsets) == 60 and video.path.stat().st_size > 0
+    report = run_live(ellipsoid_rec, video.path, seconds=2.5, landmarks=video.landmarks(LANDMARKS), skip=1)
+    assert report["meshes"] >= 3 and report["no_face"] == 0 and report["fps"] > 0
+    assert report["frames_delivered"] > report["meshes"]  # real-time playback: slow frames are dropped
+    assert report["latency_ms"]["median"] > 0 and "network" in report["stage_median_ms"]
+
+
+def test_baseline_and_optimised_paths_give_the_same_mesh(ellipsoid_rec: Reconstructor) -> None:
+    configs = [
+        PathConfig("baseline", ellipsoid_rec, occupied_only=False, bump_method="reference", description="b"),
+        PathConfig("optimised", ellipsoid_rec, occupied_only=True, bump_method="fast", description="o"),
+    ]
+    report = run_paths(configs, sample_image_path("astronaut"), repeat=1, warmup=0, sync=lambda: None,
+                       landmarks=LANDMARKS)
+    for name in ("baseline", "optimised"):
+        assert set(report[name]["stages"]) == set(STAGES) and report[name]["total"]["n"] == 1
+    fidelity = report["optimised"]["faithfulness"]
+    assert fidelity["occupied_iou"] == 1.0 and fidelity["mesh_max_px"] < 1e-3
+    assert report["optimised"]["mesh_vertices"] == report["baseline"]["mesh_vertices"]
+
+
+def test_committed_results_render_as_tables() -> None:
+    results = sorted((ROOT / "benchmarks" / "results").glob("*.json"))
+    assert results
+    for path in results:
+        table = format_markdown(json.loads(path.read_text()))
+        assert "| **total** |" in table and "FLOP bound" in table
+
+
+def test_benchmark_command_options() -> None:
+    parser = argparse.ArgumentParser()
+    benchmark_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["benchmark", "--device", "cpu", "--no-compile", "--webcam-seconds", "0"])
+    assert (args.device, args.compile, args.webcam_seconds, args.repeat) == ("cpu", False, 0.0, 10)
+    assert args.out == Path("benchmarks/results") and args.func is benchmark_cmd.run

@@ -1,0 +1,77 @@
+"""Markdown tables of a benchmark result, for the terminal and docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vrn_studio.bench.suite import STAGES
+
+
+def _ms(stats: dict[str, float]) -> str:
+    return f"{stats['median']:.1f} ({stats['p10']:.1f}–{stats['p90']:.1f})"
+
+
+def format_markdown(result: dict[str, Any]) -> str:
+    """The result as Markdown: machine, per-stage table, network variants, live path, FLOP bound."""
+    env, flops = result["environment"], result["flops"]
+    machine = env.get("gpu") or env["cpu"]
+    header = (
+        f"**{machine}** ({env['device']}; CPU {env['cpu']}, {env['cpu_count']} cores, torch "
+        f"{env['packages'].get('torch')}, {env['torch_threads']} threads, load {env['load_average']}), "
+        f"{result['created']}, commit {env.get('git_commit')}; median (p10–p90) ms over "
+        f"{result['settings']['repeat']} runs after {result['settings']['warmup']} warm-up."
+    )
+    lines = [header, ""]
+    paths = result["paths"]
+    base, opt = paths["baseline"], paths["optimised"]
+    lines += ["| stage | baseline ms | optimised ms | speed-up |", "|---|---:|---:|---:|"]
+    for stage in (*STAGES, "total"):
+        b = base["total"] if stage == "total" else base["stages"][stage]
+        o = opt["total"] if stage == "total" else opt["stages"][stage]
+        ratio = b["median"] / o["median"] if o["median"] > 0 else float("inf")
+        name = f"**{stage}**" if stage == "total" else stage
+        lines.append(f"| {name} | {_ms(b)} | {_ms(o)} | {ratio:.2f}x |")
+    mesh_share = (opt["stages"]["isosurface"]["median"] + opt["stages"]["bumps"]["median"]) / opt["total"]["median"]
+    fa = opt["faithfulness"]
+    summary = (
+        f"Baseline: {base['description']}. Optimised: {opt['description']}. "
+        f"Meshing + bump removal: {100 * mesh_share:.0f}% of the optimised total. "
+        f"`Reconstructor.reconstruct` with the optimised options: {_ms(result['reconstruct']['total'])} ms "
+        f"(no export). Optimised vs baseline: occupied-voxel IoU {fa['occupied_iou']:.5f}, "
+        f"mesh distance mean {fa.get('mesh_mean_px', 0):.4f} / max {fa.get('mesh_max_px', 0):.4f} px, "
+        f"{opt['mesh_vertices']} vs {base['mesh_vertices']} vertices."
+    )
+    lines += [
+        "",
+        summary,
+        "",
+        f"FLOP bound: {flops['gflop_per_face']} GFLOP ({flops['gmac_per_face']} GMAC) per face; measured fp32 "
+        f"matmul peak {flops['measured_matmul_tflops']} TFLOP/s gives at least {flops['bound_ms']} ms per forward"
+        + (
+            f"; fp16 matmul peak {flops['measured_fp16_matmul_tflops']} TFLOP/s, at least {flops['fp16_bound_ms']} ms."
+            if "fp16_bound_ms" in flops else "."
+        ),
+        "",
+        "| network variant | per crop ms | first call s | max abs Δp | voxel IoU | mesh mean / max px |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for v in result["network_variants"]:
+        if "error" in v:
+            lines.append(f"| {v['name']} | failed: {v['error'][:120]} | | | | |")
+            continue
+        f = v["faithfulness"]
+        lines.append(
+            f"| {v['name']} | {_ms(v['per_crop_ms'])} | {v['first_call_s']} | {f['max_abs_probability']:.2g} "
+            f"| {f['occupied_iou']:.5f} | {f.get('mesh_mean_px', 0):.4f} / {f.get('mesh_max_px', 0):.3f} |"
+        )
+    if result.get("live"):
+        lines += ["", "| live path (video file, real time) | meshes/s | latency ms | frames delivered |",
+                  "|---|---:|---:|---:|"]
+        for run in result["live"]:
+            if "fps" in run:
+                lines.append(f"| {run['name']} | {run['fps']} | {_ms(run['latency_ms'])} | {run['frames_delivered']} |")
+            else:
+                lines.append(f"| {run['name']} | – | {run.get('error', 'too few meshes')} | – |")
+    lines += ["", f"Peak memory: CPU RSS {result['peak_rss_mib']} MiB"
+              + (f", GPU {result['gpu_peak_mib']} MiB." if "gpu_peak_mib" in result else ".")]
+    return "\n".join(lines)

@@ -1,0 +1,182 @@
+"""One benchmark run: network variants, baseline vs optimised path, product path, live path."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+import logging
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vrn_studio.bench.live import run_live, write_test_video
+from vrn_studio.bench.measure import environment, matmul_tflops, peak_rss_mib, synchronizer, time_call
+from vrn_studio.bench.suite import (
+    PathConfig,
+    cpu_variants,
+    cuda_variants,
+    flop_bound,
+    onnxruntime_variant,
+    run_paths,
+    run_variants,
+)
+from vrn_studio.bench.synthetic import SyntheticHeadVRN
+from vrn_studio.crop import crop_face
+from vrn_studio.face import select_face
+from vrn_studio.image import load_image, sample_image_path
+from vrn_studio.pipeline import Reconstructor, resolve_device
+
+log = logging.getLogger(__name__)
+
+FAITHFUL_IOU = 0.999
+"""A network variant counts as faithful when its occupied voxels overlap fp32's this much..."""
+FAITHFUL_MESH_PX = 0.05
+"""...and its cleaned mesh lies this close to fp32's on average (crop pixels)."""
+
+
+def choose_fastest_faithful(variants: list[dict[str, Any]]) -> str:
+    """Name of the fastest batch-1 variant whose volume stays faithful to the first (fp32) one."""
+    faithful = [
+        v for v in variants
+        if "error" not in v and v["batch"] == 1
+        and v["faithfulness"]["occupied_iou"] >= FAITHFUL_IOU
+        and v["faithfulness"].get("mesh_mean_px", 0.0) <= FAITHFUL_MESH_PX
+    ]
+    return min(faithful, key=lambda v: v["per_crop_ms"]["median"])["name"]
+
+
+def run_benchmark(
+    *,
+    device: str = "auto",
+    photo: Path | None = None,
+    repeat: int = 10,
+    warmup: int = 2,
+    compile: bool = True,
+    webcam_seconds: float = 15.0,
+    landmarks: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Run the whole benchmark and return its result (see docs/benchmarks.md for the fields).
+
+    Parameters
+    ----------
+    device : str, default: "auto"
+        Torch device of the network.
+    photo : Path or None
+        The photo (default: the astronaut sample).
+    repeat, warmup : int
+        Timed and untimed repetitions of every measurement.
+    compile : bool, default: True
+        Include :func:`torch.compile` variants (a minute or more each on a CPU).
+    webcam_seconds : float, default: 15.0
+        Length of each live run (0 skips the live benchmark).
+    landmarks : np.ndarray or None, shape (68, 2)
+        The photo's landmarks, for machines without dlib's model: detection is then not
+        timed and the live path follows the test video's known motion.
+    """
+    dev = resolve_device(device)
+    photo = photo or sample_image_path("astronaut")
+    result: dict[str, Any] = {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "environment": environment(dev),
+        "settings": {"repeat": repeat, "warmup": warmup, "compile": compile, "photo": photo.name,
+                     "webcam_seconds": webcam_seconds, "landmarks_given": landmarks is not None},
+        "inputs": "released VRN architecture (19.2M parameters) with random weights whose rescaled logits "
+                  "are added to a synthetic head with two detached blobs (vrn_studio.bench.synthetic); "
+                  "timing does not depend on weight values",
+    }
+    net = SyntheticHeadVRN()
+    peak = matmul_tflops(dev)
+    result["flops"] = flop_bound(net, dev, peak)
+    if dev.type == "cuda":
+        half = matmul_tflops(dev, torch.float16)
+        result["flops"].update(measured_fp16_matmul_tflops=round(half, 1),
+                               fp16_bound_ms=round(result["flops"]["gflop_per_face"] / half, 3))
+    log.info("flops: %s", result["flops"])
+
+    rgb = load_image(photo)
+    if landmarks is None:
+        from vrn_studio.face.dlib import DlibLandmarker  # needs dlib's model file
+
+        points = select_face(DlibLandmarker().detect(rgb)).landmarks
+    else:
+        points = landmarks
+    crop, _ = crop_face(rgb, points)
+    variants = cuda_variants(compile) if dev.type == "cuda" else cpu_variants(compile)
+    result["network_variants"], built = run_variants(net, dev, variants, crop, repeat=repeat, warmup=warmup)
+    if dev.type == "cpu" and importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+        reference = built[variants[0].name].predict_volume(crop)
+        result["network_variants"].append(
+            onnxruntime_variant(net, crop, reference, repeat=repeat, warmup=warmup, threads=torch.get_num_threads())
+        )
+    best = choose_fastest_faithful([v for v in result["network_variants"] if v["name"] in built])
+    log.info("fastest faithful network variant: %s", best)
+
+    baseline = PathConfig("baseline", built[variants[0].name], occupied_only=False, bump_method="reference",
+                          description="eager fp32 NCHW; skimage marching cubes on the full volume; "
+                                      "pure-Python dynamic labelling")
+    optimised = PathConfig("optimised", built[best], occupied_only=True, bump_method="fast",
+                           description=f"{best}; skimage marching cubes on the occupied sub-volume; "
+                                       "scipy connected components")
+    sync = synchronizer(dev)
+    result["paths"] = run_paths([baseline, optimised], photo, repeat=repeat, warmup=warmup, sync=sync,
+                                landmarks=landmarks)
+    rec = built[best]
+    result["reconstruct"] = {
+        "variant": best,
+        "total": time_call(lambda: rec.reconstruct(photo, face=landmarks), repeat=repeat, warmup=warmup,
+                           sync=sync).as_dict(),
+    }
+    if webcam_seconds > 0:
+        result["live"] = _live(built[variants[0].name], rec, best, photo, webcam_seconds, landmarks)
+    result["peak_rss_mib"] = round(peak_rss_mib(), 1)
+    if dev.type == "cuda":
+        result["gpu_peak_mib"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
+    return result
+
+
+def _live(
+    naive: Reconstructor, rec: Reconstructor, best: str, photo: Path, seconds: float, landmarks: np.ndarray | None
+) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as folder:
+        video = write_test_video(Path(folder) / "pan.avi", photo)
+        oracle = None if landmarks is None else video.landmarks(landmarks)
+        how = "tracking" if oracle is None else "landmarks given"
+        runs = [
+            (f"naive: eager fp32, {'detect every frame' if oracle is None else how}", naive, 1, 1),
+            (f"optimised: {best}, {how}", rec, 1, 30),
+            (f"optimised: {best}, {how}, 2 workers", rec, 2, 30),
+        ]
+        out = []
+        for name, reconstructor, workers, redetect in runs:
+            try:
+                report = run_live(reconstructor, video.path, seconds=seconds, workers=workers,
+                                  redetect_every=redetect, landmarks=oracle)
+            except Exception as exc:  # noqa: BLE001 - recorded: e.g. CUDA graphs replayed from two threads
+                report = {"workers": workers, "error": f"{type(exc).__name__}: {exc}"[:300]}
+            out.append({"name": name, **report})
+            log.info("live %s: %s fps", name, report.get("fps"))
+        return out
+
+
+def result_file_name(result: dict[str, Any]) -> str:
+    """``<device>-<processor or GPU>-<date>.json``, e.g. ``cpu-amd-epyc-2026-11-25.json``."""
+    env = result["environment"]
+    machine = env.get("gpu") or env["cpu"]
+    slug = re.sub(r"[^a-z0-9]+", "-", str(machine).lower()).strip("-")[:40]
+    device = str(env["device"]).split(":")[0]
+    return f"{device}-{slug}-{result['created'][:10]}.json"
+
+
+def as_json(value: Any) -> Any:
+    """NumPy scalars and arrays made JSON-serialisable."""
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
