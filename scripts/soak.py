@@ -165,10 +165,11 @@ def main() -> int:
     parser.add_argument("--csv", type=Path, help="also write the samples as CSV")
     args = parser.parse_args()
 
-    if args.model == "synthetic":
-        factory = lambda settings: synthetic_reconstructor()  # noqa: E731
-    else:
-        factory = lambda settings: Reconstructor(args.model, landmarker="dlib", device="cpu")  # noqa: E731
+    def factory(settings: object) -> Reconstructor:
+        if args.model == "synthetic":
+            return synthetic_reconstructor()
+        return Reconstructor(args.model, landmarker="dlib", device="cpu")
+
     app = QApplication.instance() or QApplication(sys.argv)
     with tempfile.TemporaryDirectory() as folder:
         video = args.video or write_clip(Path(folder) / "face.mp4")
