@@ -12,7 +12,6 @@ import pickle
 from pathlib import Path
 
 import pytest
-import torch
 from safetensors.torch import save_file
 
 from vrn_studio.cli.main import main
@@ -102,10 +101,3 @@ def test_a_model_that_is_not_installed_still_gives_landmarks(weights_dir: Path) 
     result = rec.reconstruct(sample_image_path())
     assert result.mesh is None and result.face.landmarks.shape == (68, 2)
 
-
-def test_cuda_without_a_gpu_cli_exits_2_and_writes_nothing(monkeypatch, tmp_path: Path, capsys) -> None:
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    out = tmp_path / "out"
-    assert main(["reconstruct", "--device", "cuda", "-o", str(out)]) == 2
-    assert "error: Device 'cuda' is not available" in capsys.readouterr().err
-    assert not out.exists()

@@ -40,6 +40,14 @@ def _leftovers(folder: Path) -> list[str]:
 # ------------------------------------------------------------------ no GPU
 
 
+def test_cuda_without_a_gpu_cli_exits_2_and_writes_nothing(monkeypatch, tmp_path: Path, capsys) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "out"
+    assert main(["reconstruct", "--device", "cuda", "-o", str(out)]) == 2
+    assert "error: Device 'cuda' is not available" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_cuda_preference_without_a_gpu_is_reported_and_cpu_then_works(qtbot, make_window, monkeypatch,
                                                                      tmp_path: Path) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
