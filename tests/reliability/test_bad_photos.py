@@ -112,6 +112,15 @@ def test_cli_reports_each_bad_photo_and_writes_the_good_one(tmp_path: Path, caps
     assert sorted(p.name for p in out.iterdir()) == ["astronaut_landmarks.json"]
 
 
+def test_cli_folder_without_photos_is_an_error(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "holiday.jpg"  # a folder, named like a photo
+    folder.mkdir()
+    out = tmp_path / "out"
+    assert main(["reconstruct", str(folder), "-o", str(out), *CLI_OPTIONS]) == 2
+    assert capsys.readouterr().err == f"error: No images found in {folder}\n"
+    assert not out.exists()
+
+
 def test_cli_reads_odd_but_valid_photos_like_the_plain_one(tmp_path: Path, capsys) -> None:
     odd = write_odd_photos(tmp_path / "in")
     out = tmp_path / "out"
