@@ -84,6 +84,20 @@ def test_profile_face_asks_for_a_box_by_hand_and_the_box_works(rec, astronaut) -
     np.testing.assert_allclose(result.face.box, box)
 
 
+@pytest.mark.slow
+def test_fifty_megapixel_photo_is_reconstructed(rec, astronaut, tmp_path: Path) -> None:
+    """Loading (tests/core/test_image.py) and detection on a reduced copy (test_face.py) of
+    big photos are in the default run; this is the whole pipeline on a 50-megapixel file."""
+    from PIL import Image
+
+    path = tmp_path / "big.png"
+    side = 7072  # 50.0 megapixels
+    Image.fromarray(cv2.resize(astronaut, (side, side), interpolation=cv2.INTER_CUBIC)).save(path, compress_level=1)
+    result = rec.reconstruct(path)
+    _assert_complete(result)
+    np.testing.assert_allclose(result.face.box, ASTRONAUT_BOX * side / 512, rtol=0.1)
+
+
 def test_many_faces_largest_first_and_each_selectable(rec, astronaut) -> None:
     hopper = load_image(sample_image_path("grace_hopper"))
     left = np.zeros_like(hopper)
