@@ -16,6 +16,7 @@ from vrn_studio.bench import (
     choose_fastest_faithful,
     faithfulness,
     format_markdown,
+    format_summary,
     head_volume,
     run_live,
     write_test_video,
@@ -110,6 +111,8 @@ def test_committed_results_render_as_tables() -> None:
     for path in results:
         table = format_markdown(json.loads(path.read_text()))
         assert "| **total** |" in table and "FLOP bound" in table
+    summary = format_summary([json.loads(path.read_text()) for path in results])
+    assert summary.count("\n") == len(STAGES) + 2 and "| network |" in summary
 
 
 def test_benchmark_command_options() -> None:

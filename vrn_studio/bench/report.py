@@ -75,3 +75,20 @@ def format_markdown(result: dict[str, Any]) -> str:
     lines += ["", f"Peak memory: CPU RSS {result['peak_rss_mib']} MiB"
               + (f", GPU {result['gpu_peak_mib']} MiB." if "gpu_peak_mib" in result else ".")]
     return "\n".join(lines)
+
+
+def format_summary(results: list[dict[str, Any]]) -> str:
+    """One table, a row per stage, baseline and optimised medians of several results side by side."""
+    names = [r["environment"].get("gpu") or r["environment"]["cpu"] for r in results]
+    head = "| stage | " + " | ".join(f"{n} baseline | {n} optimised | speed-up" for n in names) + " |"
+    lines = [head, "|---|" + "---:|" * (3 * len(results))]
+    for stage in (*STAGES, "total"):
+        cells = []
+        for r in results:
+            b, o = (r["paths"][p]["total" if stage == "total" else "stages"] for p in ("baseline", "optimised"))
+            b, o = (b if stage == "total" else b[stage]), (o if stage == "total" else o[stage])
+            given = stage in ("detection", "landmarks") and r["settings"].get("landmarks_given")
+            ratio = "given" if given else f"{b['median'] / o['median']:.2f}x" if o["median"] > 0 else "–"
+            cells.append(f"{b['median']:.1f} | {o['median']:.1f} | {ratio}")
+        lines.append(f"| {'**total**' if stage == 'total' else stage} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
