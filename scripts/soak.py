@@ -54,7 +54,8 @@ class Sample:
     """Every thread of the process (Qt, VTK, torch's pools included)."""
     none_refs: int
     """``sys.getrefcount(None)``: falls steadily where PySide6 leaks references to None
-    (see :mod:`vrn_studio.gui.refcounts`); the interpreter aborts if it reaches zero."""
+    (PySide6 6.12.0 on Python < 3.12, see docs/reliability.md); the interpreter aborts if it
+    reaches zero."""
     frames_captured: int
     frames_reconstructed: int
     running: bool

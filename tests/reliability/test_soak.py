@@ -41,6 +41,6 @@ def test_short_soak_has_bounded_memory_and_threads(qtbot, make_window, soak_scri
     assert figures["python_threads_min"] == figures["python_threads_max"] == baseline + 2  # capture, inference
     assert figures["os_threads_max"] - figures["os_threads_min"] <= OS_THREAD_SPREAD
     assert figures["python_threads_after_stop"] == baseline
-    # Where PySide6 leaks references to None (vrn_studio.gui.refcounts), a day at this rate
-    # must not use them up: the interpreter aborts when the count reaches zero.
+    # Where PySide6 leaks references to None (docs/reliability.md), a day at this rate must
+    # not use them up: the interpreter aborts when the count reaches zero.
     assert figures["none_refs_end"] > figures["none_refs_lost_per_s"] * 86_400

@@ -38,7 +38,6 @@ from vrn_studio.errors import VrnStudioError, WeightsError
 from vrn_studio.face import Face
 from vrn_studio.gui.photo_view import CropView, PhotoView
 from vrn_studio.gui.preferences import PreferencesDialog
-from vrn_studio.gui.refcounts import guard_singleton_refcounts
 from vrn_studio.gui.settings import AppSettings, SettingsStore, apply_theme
 from vrn_studio.gui.viewport import Viewport
 from vrn_studio.gui.webcam import WebcamRunner, list_cameras
@@ -154,7 +153,6 @@ class MainWindow(QMainWindow):
     def __init__(
         self, store: SettingsStore, *, reconstructor_factory: ReconstructorFactory = build_reconstructor
     ) -> None:
-        guard_singleton_refcounts()  # before the many Qt calls of a long session
         super().__init__()
         self.setWindowTitle("VRN Studio")
         self.setAcceptDrops(True)
