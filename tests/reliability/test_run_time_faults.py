@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from functools import partial
 from pathlib import Path
 
@@ -164,6 +165,11 @@ def test_killing_the_process_mid_export_keeps_the_previous_file(tmp_path: Path) 
     assert _leftovers(tmp_path) == sorted(["face.glb", part.name])  # one hidden temporary file, no other
     atomic_write(target, b"next export", overwrite=True)  # the next export is not disturbed by it
     assert target.read_bytes() == b"next export"
+    assert part.exists()  # a fresh temporary file may belong to another writer: kept
+    hour_ago = time.time() - 3600
+    os.utime(part, (hour_ago, hour_ago))
+    atomic_write(target, b"later export", overwrite=True)
+    assert _leftovers(tmp_path) == ["face.glb"]  # the killed writer's leftover is cleaned up
 
 
 # ------------------------------------------------------------------ live video
