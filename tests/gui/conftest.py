@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 from fakes import EllipsoidNet
-from PySide6.QtGui import QImage
+from window_fixture import make_window  # noqa: F401  (the shared fixture)
 from PySide6.QtWidgets import QApplication, QWidget
 
+from vrn_studio.gui.main_window import qimage_to_rgb
 from vrn_studio.gui.viewport import Viewport
 from vrn_studio.image import sample_image_path
 from vrn_studio.pipeline import Reconstructor, Result
@@ -30,14 +31,6 @@ def ellipsoid_result() -> Result:
     return Reconstructor(EllipsoidNet(), landmarker="dlib", device="cpu").reconstruct(
         sample_image_path("astronaut")
     )
-
-
-def qimage_to_rgb(image: QImage) -> np.ndarray:
-    """A copy of a QImage's pixels as an (H, W, 3) uint8 RGB array (device pixels)."""
-    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
-    stride = rgb.bytesPerLine()
-    data = np.frombuffer(rgb.constBits(), np.uint8, count=stride * rgb.height()).reshape(rgb.height(), stride)
-    return data[:, : 3 * rgb.width()].reshape(rgb.height(), rgb.width(), 3).copy()
 
 
 @pytest.fixture

@@ -6,14 +6,11 @@ detached blob, so landmarks, crop, mesh and bump removal are all real.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
-from fakes import SlowReconstructor
-from PySide6.QtCore import QMimeData, QPointF, Qt, QThreadPool, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
 from vrn_studio.gui.main_window import NO_MODEL_TEXT, MainWindow, qimage_to_rgb
@@ -22,29 +19,6 @@ from vrn_studio.image import sample_image_path
 from vrn_studio.pipeline import Reconstructor
 
 ASTRONAUT = sample_image_path("astronaut")
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    """Build a shown MainWindow with a fake network; closed (and checked) after the test."""
-    windows: list[MainWindow] = []
-    baseline = threading.active_count()
-
-    def make(delay: float = 0.0, **options) -> MainWindow:
-        factory = options.pop("factory", lambda settings: SlowReconstructor(delay=delay))
-        window = MainWindow(SettingsStore(tmp_path / "settings.ini"), reconstructor_factory=factory)
-        qtbot.addWidget(window)
-        window.resize(1200, 760)
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-    assert QThreadPool.globalInstance().waitForDone(5000)
-    qtbot.waitUntil(lambda: threading.active_count() <= baseline, timeout=5000)
 
 
 def _open_and_wait(qtbot, window: MainWindow, path: Path = ASTRONAUT) -> None:

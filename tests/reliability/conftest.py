@@ -7,42 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
 
 import pytest
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path) -> Iterator[Callable[..., object]]:
-    """``make_window(factory=None)``: a shown MainWindow (default network: SlowReconstructor
-    without delay); closed after the test, which checks that no thread is left behind."""
-    from fakes import SlowReconstructor
-    from PySide6.QtCore import QThreadPool
-
-    from vrn_studio.gui.main_window import MainWindow
-    from vrn_studio.gui.settings import SettingsStore
-
-    windows: list[MainWindow] = []
-    baseline = threading.active_count()
-
-    def make(factory: Callable[..., object] | None = None, store: SettingsStore | None = None) -> MainWindow:
-        window = MainWindow(
-            store or SettingsStore(tmp_path / "settings.ini"),
-            reconstructor_factory=factory or (lambda settings: SlowReconstructor(delay=0)),
-        )
-        qtbot.addWidget(window)
-        window.resize(1000, 700)
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-    assert QThreadPool.globalInstance().waitForDone(5000)
-    qtbot.waitUntil(lambda: threading.active_count() <= baseline, timeout=5000)
+from window_fixture import make_window  # noqa: F401  (the shared fixture)
 
 
 @pytest.fixture(scope="session")

@@ -26,17 +26,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pyvista as pv
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
-from vrn_studio._io import atomic_write
-from vrn_studio.errors import ExportError
 from vrn_studio.mesh import Mesh, remove_bumps, to_viewer_frame, vertex_normals
 from vrn_studio.pipeline.overlay import CLAY
+from vrn_studio.pipeline.save import write_png
 
 CROP_SIZE = 192
 """Height in pixels of the crop the meshes live on (for :func:`to_viewer_frame`)."""
@@ -292,10 +290,7 @@ class Viewport(QWidget):
         RuntimeError
             The view is closed.
         """
-        ok, png = cv2.imencode(".png", cv2.cvtColor(self.screenshot(), cv2.COLOR_RGB2BGR))
-        if not ok:
-            raise ExportError(f"Cannot encode the screenshot for {path} as PNG")
-        return atomic_write(path, png.tobytes(), overwrite=overwrite)
+        return write_png(Path(path), self.screenshot(), overwrite=overwrite)
 
     def close(self) -> bool:
         """Close the plotter (once; later calls do nothing more) and the widget.
