@@ -3,68 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
+from http_server import FileServer
 from t7_writer import write_small_vrn
 
 from vrn_studio.errors import WeightsError
 from vrn_studio.weights import KNOWN_MODELS, KnownModel, Manifest, download, fetch, load_model
 
 
-class _Server:
-    """Serves ``files`` (path -> bytes) on 127.0.0.1, honouring ``Range: bytes=N-`` if ``ranges``."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.ranges = True
-        self.cut_at: int | None = None
-        self.requests: list[str | None] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                data = server.files.get(self.path)
-                wanted = self.headers.get("Range")
-                server.requests.append(wanted)
-                if data is None:
-                    self.send_error(404)
-                    return
-                start = int(wanted.removeprefix("bytes=").rstrip("-")) if wanted and server.ranges else 0
-                if start >= len(data) and wanted:
-                    self.send_error(416)
-                    return
-                self.send_response(206 if start else 200)
-                if start:
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                self.send_header("Content-Length", str(len(data) - start))
-                self.end_headers()
-                end = len(data) if server.cut_at is None else server.cut_at
-                self.wfile.write(data[start:end])
-                server.cut_at = None
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    srv = _Server()
-    srv.thread.start()
+def server() -> Iterator[FileServer]:
+    srv = FileServer().start()
     yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+    srv.close()
 
 
 PAYLOAD = bytes(range(256)) * 1000

@@ -4,16 +4,15 @@ tests/conftest.py makes for each test (plus an empty project folder here)."""
 
 from __future__ import annotations
 
-import http.server
 import importlib.util
 import socket
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from http_server import FileServer
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog
@@ -49,59 +48,18 @@ def empty_project_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("vrn_studio.weights.store.project_dir", lambda: tmp_path / "project-weights")
 
 
-class _GatedServer:
-    """Serves ``files`` on 127.0.0.1, honouring ``Range: bytes=N-``; a response stops after
-    ``gate_at`` bytes until :attr:`gate` is set, so a test can act mid-download."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.gate = threading.Event()
-        self.gate_at = 300_000
-        self.requests: list[str | None] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                data = server.files.get(self.path)
-                wanted = self.headers.get("Range")
-                server.requests.append(wanted)
-                if data is None:
-                    self.send_error(404)
-                    return
-                start = int(wanted.removeprefix("bytes=").rstrip("-")) if wanted else 0
-                self.send_response(206 if start else 200)
-                self.send_header("Content-Length", str(len(data) - start))
-                self.end_headers()
-                cut = max(start, min(server.gate_at, len(data)))
-                self.wfile.write(data[start:cut])
-                self.wfile.flush()
-                server.gate.wait(TIMEOUT_MS / 1000)
-                self.wfile.write(data[cut:])
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-
 @pytest.fixture
-def served_model(small_t7: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_GatedServer]:
-    """A local server holding vrn-unguided.t7, which KNOWN_MODELS points at."""
-    server = _GatedServer()
+def served_model(small_t7: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FileServer]:
+    """A local server holding vrn-unguided.t7, which KNOWN_MODELS points at; responses pause
+    after 300,000 bytes until ``server.gate`` is set."""
+    server = FileServer()
+    server.gate_at = 300_000
     server.files["/vrn-unguided.t7"] = small_t7.read_bytes()
-    server.thread.start()
+    server.start()
     known = KnownModel("vrn-unguided", server.url("/vrn-unguided.t7"), "vrn-unguided.t7", "MIT")
     monkeypatch.setitem(KNOWN_MODELS, "vrn-unguided", known)
     yield server
-    server.gate.set()
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    server.close()
 
 
 @pytest.fixture
