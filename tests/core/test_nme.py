@@ -18,6 +18,7 @@ from vrn_studio.eval import (
     nme,
     outer_interocular,
     similarity_transform,
+    surface_distance,
 )
 
 
@@ -25,6 +26,13 @@ def grid_plane(n: int = 30, spacing: float = 1.0) -> np.ndarray:
     """An n x n grid of points on the plane z = 0, shape (n * n, 3)."""
     xs, ys = np.meshgrid(np.arange(n) * spacing, np.arange(n) * spacing)
     return np.column_stack([xs.ravel(), ys.ravel(), np.zeros(n * n)])
+
+
+def grid_triangles(n: int = 30) -> np.ndarray:
+    """Two triangles per cell of :func:`grid_plane`'s n x n grid, shape (2 (n-1)^2, 3)."""
+    i, j = np.meshgrid(np.arange(n - 1), np.arange(n - 1))
+    a = (j * n + i).ravel()
+    return np.concatenate([np.column_stack([a, a + 1, a + n + 1]), np.column_stack([a, a + n + 1, a + n])])
 
 
 def fibonacci_sphere(n: int, radius: float) -> np.ndarray:
@@ -69,6 +77,27 @@ def test_plane_offset_along_its_normal_gives_offset_over_interocular(offset: flo
     assert nme(pred, gt, gt_landmarks_3d=landmarks) == pytest.approx(expected, rel=1e-12)
     assert nme(pred, gt, interocular=5.0, correspondence="index") == pytest.approx(expected, rel=1e-12)
     assert nme(pred, gt, interocular=5.0, symmetric=True) == pytest.approx(expected, rel=1e-12)
+
+
+def test_surface_correspondence_measures_to_the_triangles_not_the_vertices() -> None:
+    # Ground-truth points sit between the vertices of a coarse predicted plane offset by t:
+    # their distance to the predicted surface is exactly t, to its nearest vertex more.
+    t = 0.25
+    pred = grid_plane(10) + [0, 0, t]
+    gt = grid_plane(9) + [0.5, 0.3, 0.0]
+    assert nme(pred, gt, interocular=2.0, correspondence="surface", pred_faces=grid_triangles(10)) == (
+        pytest.approx(t / 2.0, rel=1e-12)
+    )
+    assert nme(pred, gt, interocular=2.0) == pytest.approx(np.hypot(t, np.hypot(0.5, 0.3)) / 2.0)
+
+
+def test_surface_distance_to_a_triangle_from_each_voronoi_region() -> None:
+    triangle = np.array([[0.0, 0, 0], [4, 0, 0], [0, 4, 0]])
+    points = [[1.0, 1, -2], [2, -3, 0], [7, -4, 0], [3, 3, 1], [-1, -1, -1]]
+    expected = [2.0, 3.0, 5.0, np.sqrt(2 + 1), np.sqrt(3)]  # face, edge, vertex, hypotenuse, vertex
+    np.testing.assert_allclose(surface_distance(points, triangle, [[0, 1, 2]]), expected, rtol=1e-12)
+    # A degenerate (zero-area) triangle counts as its longest edge.
+    np.testing.assert_allclose(surface_distance([[2.0, 1, 0]], triangle, [[0, 1, 1]]), [1.0])
 
 
 def test_explicit_interocular_wins_over_landmarks() -> None:
@@ -193,10 +222,19 @@ def test_symmetric_nme_counts_spurious_predicted_vertices_over_the_region() -> N
         ({"interocular": None, "gt_landmarks_3d": np.zeros((5, 3))}, r"should be \(68, 3\)"),
         ({"region_mask": np.ones(3)}, "should be a bool array"),
         ({"region_mask": np.zeros(4, bool)}, "face region is empty"),
-        ({"correspondence": "surface"}, "correspondence is 'surface'"),
+        ({"correspondence": "mesh"}, "correspondence is 'mesh'"),
         ({"correspondence": "index", "pred_vertices": np.zeros((3, 3))}, "pairs vertices by index"),
         ({"correspondence": "index", "symmetric": True}, "symmetric=True needs"),
         ({"align": "procrustes"}, "align is 'procrustes'"),
+        ({"correspondence": "surface"}, "needs pred_faces"),
+        (
+            {"correspondence": "surface", "pred_faces": np.array([[0, 1, 9]])},
+            r"lie in \[0, 4\); got \[0, 9\]",
+        ),
+        (
+            {"correspondence": "surface", "pred_faces": np.zeros((0, 3), int)},
+            r"it should be \(K >= 1, 3\) integers",
+        ),
     ],
 )
 def test_bad_nme_inputs_raise_clear_errors(kwargs: dict, message: str) -> None:

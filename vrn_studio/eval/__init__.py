@@ -9,6 +9,7 @@ from vrn_studio.eval.nme import (
     face_region_mask,
     nme,
     outer_interocular,
+    surface_distance,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "nme",
     "outer_interocular",
     "similarity_transform",
+    "surface_distance",
 ]
