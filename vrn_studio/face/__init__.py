@@ -1,8 +1,11 @@
 """Face detection and 68-point landmarks, with backends chosen by name.
 
->>> from vrn_studio.face import get_landmarker            # doctest: +SKIP
->>> landmarker = get_landmarker("auto")                   # doctest: +SKIP
->>> faces = landmarker.detect("photo.jpg")                # [] when there is no face
+>>> from vrn_studio.face import get_landmarker
+>>> from vrn_studio.image import load_image, sample_image_path
+>>> landmarker = get_landmarker("dlib")                   # or "auto", "fan"
+>>> faces = landmarker.detect(load_image(sample_image_path()))  # [] when there is no face
+>>> len(faces), faces[0].landmarks.shape
+(1, (68, 2))
 """
 
 from vrn_studio.face.base import Face, Landmarker, face_from_points, no_face_error, select_face
