@@ -127,6 +127,18 @@ class Stack(nn.Module):
         return x + self.body(x)
 
 
+def stacked(count: int, features: int, depth: int, *, norm: NormMode = "image") -> nn.Sequential:
+    """``count`` :class:`Stack` modules of ``features`` channels and hourglass ``depth``, in sequence."""
+    return nn.Sequential(*[Stack(features, depth, norm=norm) for _ in range(count)])
+
+
+class Head(nn.Sequential):
+    """Output head: 1x1 conv, BN, ReLU (``features`` channels), then 1x1 conv to ``out_channels``."""
+
+    def __init__(self, features: int, out_channels: int, *, norm: NormMode = "image") -> None:
+        super().__init__(ConvBnRelu(features, features, norm=norm), nn.Conv2d(features, out_channels, 1))
+
+
 class Stem(nn.Sequential):
     """Input stem: 7x7/2 conv, BN, ReLU, residual, max-pool 2, two residuals (size / 4)."""
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vrn_studio.model.blocks import BatchNorm, ConvBnRelu, NormMode, Stack, Stem
+from vrn_studio.model.blocks import BatchNorm, Head, NormMode, Stem, stacked
 
 DEPTH_BINS = 200
 """Depth slices of the released volume."""
@@ -59,20 +59,16 @@ class VRN(nn.Module):
         self.in_channels = in_channels
         self.depth_bins = depth_bins
         self.stem = Stem(in_channels, features, norm=norm)
-        self.stacks = nn.Sequential(*[Stack(features, hourglass_depth, norm=norm) for _ in range(stacks)])
-        self.head = nn.Sequential(ConvBnRelu(features, features, norm=norm), nn.Conv2d(features, depth_bins, 1))
+        self.stacks = stacked(stacks, features, hourglass_depth, norm=norm)
+        self.head = Head(features, depth_bins, norm=norm)
 
     def forward_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Pre-sigmoid volume, shape (B, depth_bins, H, W), for a (B, in_channels, H, W) input.
 
         H and W must be multiples of 8.
         """
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"Input shape is {tuple(x.shape)} and should be (B, {self.in_channels}, H, W)")
-        if x.shape[-1] % 8 or x.shape[-2] % 8:
-            raise ValueError(f"Input height and width must be multiples of 8; got {tuple(x.shape[-2:])}")
-        y = self.head(self.stacks(self.stem(x)))
-        return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=True)
+        check_input(x, self.in_channels)
+        return upsample_head(self.head(self.stacks(self.stem(x))), x.shape[-2:])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Occupancy probabilities in [0, 1], shape (B, depth_bins, H, W), indexed (depth, y, x).
@@ -81,6 +77,23 @@ class VRN(nn.Module):
         the camera.
         """
         return torch.sigmoid(self.forward_logits(x))
+
+
+def check_input(x: torch.Tensor, in_channels: int) -> None:
+    """Raise ``ValueError`` unless ``x`` is (B, in_channels, H, W) with H and W multiples of 8."""
+    if x.ndim != 4 or x.shape[1] != in_channels:
+        raise ValueError(f"Input shape is {tuple(x.shape)} and should be (B, {in_channels}, H, W)")
+    if x.shape[-1] % 8 or x.shape[-2] % 8:
+        raise ValueError(f"Input height and width must be multiples of 8; got {tuple(x.shape[-2:])}")
+
+
+def upsample_head(y: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """Bilinear upsampling of a (B, C, h, w) head output to ``size`` (H, W), Torch7 style.
+
+    Torch7's ``nn.SpatialUpSamplingBilinear`` has ``align_corners=True`` semantics: the corner
+    cells of the low-resolution map land exactly on the corner pixels.
+    """
+    return F.interpolate(y, size=tuple(size), mode="bilinear", align_corners=True)
 
 
 def parametric_layers(model: nn.Module) -> list[nn.Module]:
