@@ -11,7 +11,12 @@ from vrn_studio.train import is_closed, voxelise
 
 
 def uv_sphere(
-    center: tuple[float, float, float], radius: float, *, rings: int = 48, segments: int = 96, cap: bool = False
+    center: tuple[float, float, float],
+    radius: float,
+    *,
+    rings: int = 48,
+    segments: int = 96,
+    cap: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A latitude-longitude sphere with its pole towards the camera (+z); ``cap``: front half only."""
     if cap:
@@ -41,8 +46,20 @@ def patch(x0: float, x1: float, y0: float, y1: float, z: float) -> tuple[np.ndar
 def box(lo: tuple[float, float, float], hi: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
     """A closed axis-aligned box (12 triangles)."""
     corners = np.array([[(lo, hi)[i >> k & 1][k] for k in range(3)] for i in range(8)], float)
-    faces = [[0, 2, 1], [1, 2, 3], [4, 5, 6], [5, 7, 6], [0, 1, 4], [1, 5, 4],
-             [2, 6, 3], [3, 6, 7], [0, 4, 2], [2, 4, 6], [1, 3, 5], [3, 7, 5]]
+    faces = [
+        [0, 2, 1],
+        [1, 2, 3],
+        [4, 5, 6],
+        [5, 7, 6],
+        [0, 1, 4],
+        [1, 5, 4],
+        [2, 6, 3],
+        [3, 6, 7],
+        [0, 4, 2],
+        [2, 4, 6],
+        [1, 3, 5],
+        [3, 7, 5],
+    ]
     return corners, np.array(faces)
 
 
@@ -115,7 +132,7 @@ def test_parity_keeps_the_gap_between_two_shells():
     inside = voxelise(vertices, faces, shape=(100, 64, 64))
     behind = voxelise(vertices, faces, shape=(100, 64, 64), fill="behind")
     centre = inside[:, 32, 32]
-    assert centre[16:2 * 14].all() and not centre[2 * 15 : 2 * 21].any() and centre[2 * 23 : 2 * 37].all()
+    assert centre[16 : 2 * 14].all() and not centre[2 * 15 : 2 * 21].any() and centre[2 * 23 : 2 * 37].all()
     assert behind[: 2 * 37, 32, 32].all()
     assert inside.sum() == pytest.approx(4 / 3 * np.pi * (8.0**3 + 6.0**3) / 0.5, rel=0.03)
 
@@ -147,7 +164,12 @@ def test_no_faces_gives_an_empty_volume():
     ("vertices", "faces", "options", "message"),
     [
         (np.zeros((3, 2)), [[0, 1, 2]], {}, r"mesh_vertices is \(3, 2\)"),
-        ([[0, 0, 0], [1, 0, np.nan], [0, 1, 0]], [[0, 1, 2]], {}, r"NaN or infinite values \(vertices \[1\]\)"),
+        (
+            [[0, 0, 0], [1, 0, np.nan], [0, 1, 0]],
+            [[0, 1, 2]],
+            {},
+            r"NaN or infinite values \(vertices \[1\]\)",
+        ),
         (np.zeros((3, 3)), [[0, 1, 3]], {}, r"lie in \[0, 3\); got \[0, 3\]"),
         (np.zeros((3, 3)), [[0.0, 1.0, 2.0]], {}, "integer array"),
         (np.zeros((3, 3)), [0, 1, 2], {}, r"got shape \(3,\)"),

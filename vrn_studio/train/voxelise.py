@@ -185,7 +185,9 @@ def _check_mesh(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np
 def _check_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:
     values = tuple(shape)
     if len(values) != 3 or not all(isinstance(n, (int, np.integer)) and n > 0 for n in values):
-        raise ValueError(f"shape must be three positive integers (D, H, W), e.g. (200, 192, 192); got {shape!r}")
+        raise ValueError(
+            f"shape must be three positive integers (D, H, W), e.g. (200, 192, 192); got {shape!r}"
+        )
     return int(values[0]), int(values[1]), int(values[2])
 
 
@@ -222,7 +224,9 @@ def _rasterise(tri: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np
         # Triangles sorted by bounding-box side: batch as many as fit the sample budget.
         cost = np.arange(1, len(tri) - start + 1) * side[start:] ** 2
         stop = start + max(1, int(np.searchsorted(cost, _BATCH_SAMPLES, side="right")))
-        pixel, z = _rasterise_batch(tri[start:stop], lo[start:stop], hi[start:stop], int(side[stop - 1]), width)
+        pixel, z = _rasterise_batch(
+            tri[start:stop], lo[start:stop], hi[start:stop], int(side[stop - 1]), width
+        )
         pixels.append(pixel)
         depths.append(z)
         start = stop
