@@ -20,10 +20,11 @@ vertex belong to one triangle only (the point is nudged by an infinitesimal
 ``fill="behind"`` (open surfaces, such as the front of a face): the solid is everything
 behind the front-most surface, so column (y, x) is filled from the back of the volume
 (index 0) up to and including ``floor(z_front / z_scale)``, where ``z_front`` is the
-largest depth of the surface over the column centre. This is the volume the paper trains
-on, "1 inside the face, 0 outside", for meshes that only have a front (300W-LP's 3DMM
-fits): the visible surface extruded to the back of the grid, so the network never has to
-guess the unseen back of the head.
+largest depth of the surface over the column centre. This is how we read the paper's
+"1 inside the face, 0 outside" for meshes that only have a front (300W-LP's 3DMM fits):
+the visible surface extruded to the back of the grid, so the target never depends on the
+unseen back of the head. A closed head mesh can be filled the same way with
+``fill="behind"``.
 
 ``fill="inside"`` (closed meshes): a voxel is 1 when the ray from its centre towards the
 camera crosses the surface an odd number of times (parity), which handles concave bodies
@@ -36,8 +37,9 @@ A column's filled count is on average its solid length: a front surface at depth
 ``t`` fills ``floor(t) + 1`` voxels for the ``t + 0.5`` voxels of solid between the back
 face of voxel 0 (index -0.5) and ``t``. Meshing the result with
 :func:`vrn_studio.mesh.volume_to_mesh` at its default level (10/255) puts the surface
-0.96 voxel in front of the last filled centre, so the round trip lies within 1 voxel of the
-original surface (in front of it by half a voxel on average).
+0.96 voxel in front of the last filled centre: on flat parts the round trip lies between
+0.04 voxel behind and 0.96 voxel in front of the original surface (half a voxel in front on
+average), and within 1.5 voxels everywhere on a sphere, silhouette included.
 
 Parts of the mesh outside the grid are clipped: columns outside (H, W) are dropped, and a
 surface in front of the grid fills its whole column.
