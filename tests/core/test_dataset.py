@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from scipy.io import savemat
 
 from vrn_studio.eval.dataset import (
@@ -23,6 +24,7 @@ from vrn_studio.export.obj import export_obj
 from vrn_studio.export.ply import export_ply
 from vrn_studio.image import sample_image_path
 from vrn_studio.mesh import Mesh
+from vrn_studio.train.dataset import FolderDataset
 
 ROOT = Path(__file__).resolve().parents[2]
 LANDMARKS = np.asarray(
@@ -172,3 +174,56 @@ def test_florence_adapter_names_samples_by_subject(tmp_path: Path) -> None:
     assert [s.name for s in iter_florence(tmp_path)] == ["subject_01/yaw00", "subject_02/yaw45"]
     with pytest.raises(DatasetError, match="No subject folders"):
         list(iter_florence(tmp_path / "notes"))
+
+
+def front_depth(volume: np.ndarray) -> np.ndarray:
+    """Per column (y, x), the highest occupied depth index, -1 where the column is empty."""
+    occupied = volume > 0.5
+    top = volume.shape[0] - 1 - np.argmax(occupied[::-1], axis=0)
+    return np.where(occupied.any(axis=0), top, -1)
+
+
+def test_folder_dataset_puts_the_volume_under_the_face(dataset: Path) -> None:
+    data = FolderDataset(dataset, size=96, depth_bins=100, augment=False)
+    assert len(data) == 2
+    item = data[1]
+    assert item["image"].shape == (3, 96, 96) and item["image"].dtype == torch.float32
+    assert 0 <= float(item["image"].min()) and float(item["image"].max()) <= 1
+    assert item["volume"].shape == (100, 96, 96) and item["landmarks"].shape == (68, 2)
+    transform = data.crop_transform(LANDMARKS)
+    np.testing.assert_allclose(item["landmarks"].numpy(), transform.to_crop(LANDMARKS), atol=1e-4)
+    np.testing.assert_allclose(transform.to_crop(LANDMARKS).mean(axis=0), [47.5, 47.5], atol=1e-9)
+
+    top = front_depth(item["volume"].numpy())
+    ys, xs = np.nonzero(top >= 0)
+    lo, hi = transform.to_crop(CENTRE - RADIUS * 1.2), transform.to_crop(CENTRE + RADIUS * 1.2)
+    assert xs.min() >= np.floor(lo[0]) and xs.max() <= np.ceil(hi[0])  # the mesh's square, no more
+    assert ys.min() >= np.floor(lo[1]) and ys.max() <= np.ceil(hi[1])
+    peak = np.unravel_index(np.argmax(top), top.shape)
+    np.testing.assert_allclose(peak, transform.to_crop(CENTRE)[::-1], atol=2)  # the dome over the face
+    z_ref = lift_landmarks(hemisphere().vertices, LANDMARKS)[:, 2].mean()
+    expected = ((RADIUS + Z_OFFSET - z_ref) * transform.scale + 25) / 0.5  # landmarks at mid-depth
+    assert abs(top.max() - expected) <= 1.5
+    # Both samples hold the same face: OBJ with lifted landmarks equals PLY with given ones.
+    np.testing.assert_array_equal(data[0]["volume"].numpy(), item["volume"].numpy())
+
+
+def test_folder_dataset_augments_jointly_and_reproducibly(dataset: Path) -> None:
+    data = FolderDataset(dataset, size=96, depth_bins=100, seed=3)
+    first = data[0]
+    assert all(torch.equal(first[k], data[0][k]) for k in first)
+    data.set_epoch(1)
+    assert not torch.equal(first["image"], data[0]["image"])
+    for epoch in range(4):
+        data.set_epoch(epoch)
+        item = data[0]
+        top = front_depth(item["volume"].numpy())
+        points = np.rint(item["landmarks"].numpy()).astype(int)
+        inside = ((points >= 0) & (points < 96)).all(axis=1)
+        assert inside.sum() > 50
+        assert (top[points[inside, 1], points[inside, 0]] >= 0).all()  # every landmark over the volume
+
+
+def test_folder_dataset_rejects_bad_sizes(dataset: Path) -> None:
+    with pytest.raises(ValueError, match="positive integers; got 0 and 200"):
+        FolderDataset(dataset, size=0)

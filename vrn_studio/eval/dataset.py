@@ -125,6 +125,34 @@ def lift_landmarks(vertices: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return np.column_stack([points, v[index, 2].max(axis=1)])
 
 
+def sample_photos(folder: str | os.PathLike[str]) -> list[Path]:
+    """The photos of a folder in the folder format, sorted; nothing else is read yet.
+
+    Raises
+    ------
+    DatasetError
+        The folder does not exist or holds no photo.
+    """
+    root = _existing_dir(folder)
+    photos = _photos(root)
+    if not photos:
+        raise DatasetError(f"No photos ({', '.join(PHOTO_SUFFIXES)}) in dataset folder {root}")
+    return photos
+
+
+def read_sample(photo: str | os.PathLike[str]) -> Sample:
+    """Read the sample of one photo of the folder format: its mesh and landmark files beside it.
+
+    Raises
+    ------
+    DatasetError
+        The mesh or landmark file is missing or malformed (the message names it).
+    """
+    photo = Path(photo)
+    landmarks, landmarks_3d = read_landmarks(_sibling(photo, (LANDMARKS_SUFFIX,)))
+    return Sample(photo.stem, photo, read_mesh(_sibling(photo, MESH_SUFFIXES)), landmarks, landmarks_3d)
+
+
 def iter_samples(folder: str | os.PathLike[str]) -> Iterator[Sample]:
     """The samples of a folder in the folder format (module docstring), sorted by name.
 
@@ -143,13 +171,8 @@ def iter_samples(folder: str | os.PathLike[str]) -> Iterator[Sample]:
         The folder does not exist or has no photo, a photo lacks its mesh or landmark file,
         or a file is malformed (the message names it).
     """
-    root = _existing_dir(folder)
-    photos = _photos(root)
-    if not photos:
-        raise DatasetError(f"No photos ({', '.join(PHOTO_SUFFIXES)}) in dataset folder {root}")
-    for photo in photos:
-        landmarks, landmarks_3d = read_landmarks(_sibling(photo, (LANDMARKS_SUFFIX,)))
-        yield Sample(photo.stem, photo, read_mesh(_sibling(photo, MESH_SUFFIXES)), landmarks, landmarks_3d)
+    for photo in sample_photos(folder):
+        yield read_sample(photo)
 
 
 def iter_aflw2000_3d(
