@@ -1,0 +1,188 @@
+"""Training configuration: a plain dataclass read from a TOML or JSON file.
+
+Every key is a top-level field of :class:`TrainConfig` (no tables). Unknown keys, wrong
+types and out-of-range values raise :class:`ConfigError` naming the key. Relative paths
+(``out_dir``, ``data``) are resolved against the folder holding the config file.
+
+Example (TOML)::
+
+    variant = "guided"
+    features = 64
+    stacks = 2
+    input_size = 96
+    depth_bins = 100
+    batch_size = 8
+    epochs = 60
+    out_dir = "runs/guided-small"
+    data = "synthetic-smoke"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import tomllib
+
+from vrn_studio.errors import VrnStudioError
+
+Variant = Literal["unguided", "guided", "multitask"]
+VARIANTS: tuple[str, ...] = ("unguided", "guided", "multitask")
+SYNTHETIC_SMOKE = "synthetic-smoke"
+"""``data`` value selecting :class:`vrn_studio.train.loop.SyntheticSmokeDataset` (tests only)."""
+
+
+class ConfigError(VrnStudioError):
+    """A training configuration is unreadable or has a bad key or value."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs, defaults from the paper where it gives them.
+
+    Attributes
+    ----------
+    variant : {"unguided", "guided", "multitask"}
+        Network: :class:`~vrn_studio.model.VRN`, :class:`~vrn_studio.model.VRNGuided` (RGB +
+        68 ground-truth landmark heatmaps in) or :class:`~vrn_studio.model.VRNMultitask`.
+    features : int
+        Channels inside the hourglasses (256 in the paper).
+    stacks : int
+        Hourglass stacks of the unguided and guided networks (2 in the paper).
+    trunk_stacks, fork_stacks : int
+        Stacks of the multitask trunk and of each of its forks (1 each: three hourglasses).
+    hourglass_depth : int
+        Levels of each hourglass (4 in the paper).
+    depth_bins : int
+        Depth slices D of the volume (200 in the paper); the dataset's volumes must match.
+    input_size : int
+        Crop side in pixels, a multiple of 8 (192 in the paper); the dataset must match.
+    batch_size : int
+        Samples per optimiser step (per process under torchrun).
+    epochs : int
+        Passes over the dataset.
+    lr : float
+        RMSProp learning rate before ``lr_drop_epoch`` (1e-4 in the paper).
+    lr_dropped : float
+        Learning rate from ``lr_drop_epoch`` on (1e-5 in the paper).
+    lr_drop_epoch : int
+        First epoch (0-based) trained at ``lr_dropped`` (40 in the paper).
+    landmark_loss_weight : float
+        Weight of the heatmap MSE against the volume cross-entropy (multitask only).
+    seed : int
+        Seeds the weights' initialisation, the data order and each epoch's RNG.
+    out_dir : Path
+        Where checkpoints and ``metrics.jsonl`` go.
+    data : str
+        A dataset folder, or ``"synthetic-smoke"`` for the test-only ellipsoid data.
+    amp : bool
+        Mixed precision (float16 autocast + gradient scaling); used on CUDA only.
+    num_workers : int
+        DataLoader worker processes.
+    """
+
+    variant: Variant = "unguided"
+    features: int = 256
+    stacks: int = 2
+    trunk_stacks: int = 1
+    fork_stacks: int = 1
+    hourglass_depth: int = 4
+    depth_bins: int = 200
+    input_size: int = 192
+    batch_size: int = 8
+    epochs: int = 60
+    lr: float = 1e-4
+    lr_dropped: float = 1e-5
+    lr_drop_epoch: int = 40
+    landmark_loss_weight: float = 1.0
+    seed: int = 0
+    out_dir: Path = field(default_factory=lambda: Path("runs/train"))
+    data: str = SYNTHETIC_SMOKE
+    amp: bool = True
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first bad key."""
+        if self.variant not in VARIANTS:
+            raise ConfigError(f"variant is {self.variant!r}; expected one of {', '.join(VARIANTS)}")
+        for name in (
+            "features",
+            "stacks",
+            "trunk_stacks",
+            "fork_stacks",
+            "hourglass_depth",
+            "depth_bins",
+            "input_size",
+            "batch_size",
+            "epochs",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer; got {value!r}")
+        for name in ("seed", "lr_drop_epoch", "num_workers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a non-negative integer; got {value!r}")
+        if self.input_size % 8:
+            raise ConfigError(f"input_size must be a multiple of 8; got {self.input_size}")
+        for name in ("lr", "lr_dropped", "landmark_loss_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ConfigError(f"{name} must be a non-negative number; got {value!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be positive; got {self.lr!r}")
+        if not isinstance(self.amp, bool):
+            raise ConfigError(f"amp must be true or false; got {self.amp!r}")
+        if not isinstance(self.data, str) or not self.data:
+            raise ConfigError(f"data must be a folder or {SYNTHETIC_SMOKE!r}; got {self.data!r}")
+        if not isinstance(self.out_dir, str | Path):
+            raise ConfigError(f"out_dir must be a path; got {self.out_dir!r}")
+        self.out_dir = Path(self.out_dir)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, base: Path | None = None) -> TrainConfig:
+        """Build from a mapping; relative ``out_dir`` and ``data`` paths are taken from ``base``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
+        values = dict(values)
+        if base is not None:
+            if "out_dir" in values and isinstance(values["out_dir"], str):
+                values["out_dir"] = base / values["out_dir"]
+            if isinstance(values.get("data"), str) and values["data"] != SYNTHETIC_SMOKE:
+                values["data"] = str(base / values["data"])
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        """Read a ``.toml`` or ``.json`` file (by extension; anything else is read as TOML)."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the training config {path}: {exc.strerror or exc}") from exc
+        try:
+            values = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(
+                f"{path} is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}"
+            ) from exc
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path} must hold a table of keys; got {type(values).__name__}")
+        try:
+            return cls.from_dict(values, base=path.parent)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready copy (paths as strings)."""
+        out = dataclasses.asdict(self)
+        out["out_dir"] = str(self.out_dir)
+        return out
