@@ -12,14 +12,14 @@ from vrn_studio.errors import VrnStudioError
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every sub-command registered."""
-    from vrn_studio.cli import benchmark_cmd, evaluate_cmd, gui_cmd, info_cmd, reconstruct_cmd, weights_cmd
+    from vrn_studio.cli import benchmark_cmd, evaluate_cmd, gui_cmd, info_cmd, reconstruct_cmd, train_cmd, weights_cmd
 
     parser = argparse.ArgumentParser(
         prog="vrn-studio", description="3D face reconstruction from one photo with VRN."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (reconstruct_cmd, gui_cmd, weights_cmd, info_cmd, benchmark_cmd, evaluate_cmd):
+    for module in (reconstruct_cmd, gui_cmd, weights_cmd, info_cmd, benchmark_cmd, evaluate_cmd, train_cmd):
         module.register(sub)
     return parser
 
