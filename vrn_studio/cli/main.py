@@ -12,7 +12,15 @@ from vrn_studio.errors import VrnStudioError
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every sub-command registered."""
-    from vrn_studio.cli import benchmark_cmd, evaluate_cmd, gui_cmd, info_cmd, reconstruct_cmd, train_cmd, weights_cmd
+    from vrn_studio.cli import (
+        benchmark_cmd,
+        evaluate_cmd,
+        gui_cmd,
+        info_cmd,
+        reconstruct_cmd,
+        train_cmd,
+        weights_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="vrn-studio", description="3D face reconstruction from one photo with VRN."
