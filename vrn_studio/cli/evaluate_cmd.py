@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from vrn_studio._io import atomic_write
 from vrn_studio.errors import VrnStudioError
-from vrn_studio.eval import face_region_mask, nme
+from vrn_studio.eval import face_region_mask, nme, outer_interocular
 from vrn_studio.eval.dataset import Sample, iter_aflw2000_3d, iter_florence, iter_samples, lift_landmarks
 from vrn_studio.pipeline import Reconstructor
 
@@ -82,8 +82,10 @@ def sample_nme(rec: Reconstructor, sample: Sample, *, icp: bool) -> dict[str, An
     if not icp:
         pred[:, 2] += landmarks_3d[:, 2].mean() - lift_landmarks(pred, sample.landmarks)[:, 2].mean()
     value = nme(pred, gt, gt_landmarks_3d=landmarks_3d, region_mask=region, align="icp" if icp else None)
-    interocular = float(np.linalg.norm(landmarks_3d[36] - landmarks_3d[45]))
-    return {"name": sample.name, "nme": value, "interocular": interocular, "region_vertices": int(region.sum())}
+    return {
+        "name": sample.name, "nme": value, "interocular": outer_interocular(landmarks_3d),
+        "region_vertices": int(region.sum()),
+    }
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,7 +14,8 @@ A folder holds, for each sample ``NAME``, three files side by side:
     training re-centres the depth). Only vertices and triangles are read: OBJ ``v`` and
     ``f`` lines (polygons are fanned into triangles, ``v/vt/vn`` indices allowed, negative
     indices count from the end), PLY ascii or binary with ``x y z`` vertex properties and a
-    ``vertex_indices`` (or ``vertex_index``) face list.
+    ``vertex_indices`` (or ``vertex_index``) face list (binary PLY: triangles only, and no
+    other list property).
 ``NAME.landmarks.json``
     ``{"landmarks": [[x, y], ... 68 points], "landmarks_3d": [[x, y, z], ... 68 points]}``:
     the iBUG-68 landmarks in photo pixels; ``landmarks_3d`` (same frame as the mesh) is
