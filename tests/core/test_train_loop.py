@@ -95,6 +95,8 @@ def test_resume_equals_uninterrupted_training_and_lr_drops(tmp_path: Path) -> No
         assert a.keys() == b.keys()
         assert all(torch.equal(a[k], b[k]) for k in a), suffix
     assert [m["step"] for m in metrics(first)] == [1, 2, 3, 4]  # the resumed run appends to the log
+    finished = tiny(tmp_path / "b", epochs=2)
+    assert train(finished, dataset, device="cpu", progress=False, resume=finished.out_dir) == resumed
 
 
 def test_multitask_trains_both_heads(tmp_path: Path) -> None:
@@ -126,6 +128,16 @@ def test_mismatched_volume_names_the_settings(tmp_path: Path) -> None:
     config = tiny(tmp_path, depth_bins=4)
     with pytest.raises(ValueError, match="depth_bins"):
         train(config, data(2), device="cpu", progress=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="mixed precision runs on CUDA only")
+def test_mixed_precision_on_cuda(tmp_path: Path) -> None:
+    config = tiny(tmp_path, epochs=2, amp=True)
+    last = train(config, data(2), device="cuda", progress=False)
+    assert json.loads(last.read_text())["scaler"]["scale"] > 0
+    assert all(torch.isfinite(torch.tensor(m["loss"])) for m in metrics(config))
+    resumed = train(tiny(tmp_path, epochs=3, amp=True), data(2), device="cuda", progress=False, resume=last)
+    assert resumed.name == "epoch-0003.json"
 
 
 def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:

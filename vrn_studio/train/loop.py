@@ -226,8 +226,11 @@ def _train(
     amp = config.amp and dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     start_epoch, step, elapsed = 0, 0, 0.0
+    out_dir = Path(config.out_dir)
+    last = _checkpoint_path(out_dir, 0)
     if resume is not None:
-        start_epoch, step, elapsed = load_checkpoint(resume, raw, optimizer, scaler)
+        last = latest_checkpoint(resume) if Path(resume).is_dir() else Path(resume)
+        start_epoch, step, elapsed = load_checkpoint(last, raw, optimizer, scaler)
     net: nn.Module = raw
     if world > 1:
         net = DistributedDataParallel(_Forward(raw), device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -241,10 +244,8 @@ def _train(
         drop_last=False,
     )
     writer = rank == 0
-    out_dir = Path(config.out_dir)
     if writer:
         (out_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
-    last = _checkpoint_path(out_dir, start_epoch)
     began = time.perf_counter() - elapsed
     raw.train()
     for epoch in range(start_epoch, config.epochs):
