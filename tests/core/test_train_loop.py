@@ -205,3 +205,34 @@ def test_cli_trains_a_smoke_config(tmp_path: Path, capsys: pytest.CaptureFixture
     assert (tmp_path / "out" / "checkpoints" / "epoch-0001.safetensors").is_file()
     path.write_text("epochs = 0\n")
     assert cli_main(["train", str(path)]) == 2
+
+
+def test_cli_trains_on_a_dataset_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder in the documented dataset format feeds FolderDataset (crop, voxelise, augment)."""
+    from test_dataset import write_sample
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("a", "b"):
+        write_sample(data, name)
+    path = tmp_path / "folder.toml"
+    path.write_text(
+        'data = "data"\nout_dir = "out"\nfeatures = 8\nstacks = 1\nhourglass_depth = 2\n'
+        "depth_bins = 16\ninput_size = 32\nbatch_size = 2\nepochs = 2\n"
+    )
+    assert cli_main(["train", str(path), "--device", "cpu", "--no-progress"]) == 0
+    assert "epoch-0002.json" in capsys.readouterr().out
+
+
+def test_each_epoch_tells_the_dataset(tmp_path: Path) -> None:
+    """Datasets with ``set_epoch`` (FolderDataset) draw new augmentations every epoch."""
+
+    class Recording(SyntheticSmokeDataset):
+        epochs: list[int] = []
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epochs.append(epoch)
+
+    dataset = Recording(2, SIZE, DEPTH, seed=3)
+    train(tiny(tmp_path, epochs=3), dataset, device="cpu", progress=False)
+    assert dataset.epochs == [0, 1, 2]

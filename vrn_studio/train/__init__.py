@@ -6,6 +6,7 @@ This package sits above the pipeline (it imports ``vrn_studio.mesh``, ``vrn_stud
 
 from vrn_studio.train.augment import FLIP_PERMUTATION, AugmentParams, augment, sample_params, warp_vertices
 from vrn_studio.train.config import ConfigError, TrainConfig
+from vrn_studio.train.dataset import FolderDataset
 from vrn_studio.train.loop import (
     CheckpointError,
     build_model,
@@ -23,6 +24,7 @@ __all__ = [
     "AugmentParams",
     "CheckpointError",
     "ConfigError",
+    "FolderDataset",
     "SyntheticSmokeDataset",
     "TrainConfig",
     "augment",

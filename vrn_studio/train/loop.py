@@ -251,6 +251,8 @@ def _train(
     for epoch in range(start_epoch, config.epochs):
         torch.manual_seed(config.seed + epoch)
         sampler.set_epoch(epoch)
+        if hasattr(dataset, "set_epoch"):  # datasets that draw new augmentations each epoch
+            dataset.set_epoch(epoch)
         lr = learning_rate(config, epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
