@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vrn_studio.image import ImageSource
+from vrn_studio.image import ImageSource, load_image, sample_image_path
 from vrn_studio.model import VRN
 from vrn_studio.pipeline import Reconstructor, Result, StageDone
 
@@ -45,3 +45,30 @@ class SlowReconstructor(Reconstructor):
                 return done.value
             time.sleep(self.delay)
             yield stage
+
+
+class FakeCamera:
+    """A cv2.VideoCapture stand-in for a camera that delivers ``frames`` BGR frames of the
+    astronaut's face (320 x 320) and is then unplugged (``read`` fails from then on)."""
+
+    def __init__(self, index: int, frames: int = 5) -> None:
+        self.index, self.left, self.released = index, frames, False
+        self.frame = np.ascontiguousarray(load_image(sample_image_path("astronaut"))[0:320, 40:360, ::-1])
+
+    def isOpened(self) -> bool:  # noqa: N802 (cv2's name)
+        return True
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self.left == 0 or self.released:
+            return False, None
+        self.left -= 1
+        return True, self.frame.copy()
+
+    def get(self, prop: int) -> float:
+        return 0.0
+
+    def set(self, prop: int, value: float) -> bool:
+        return False
+
+    def release(self) -> None:
+        self.released = True

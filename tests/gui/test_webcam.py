@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from fakes import SlowReconstructor
+from fakes import FakeCamera, SlowReconstructor
 from pytestqt.qtbot import QtBot
 
 from vrn_studio.errors import WeightsError
@@ -43,32 +43,6 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: float = CLIP_FPS) -> P
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """40 frames of the astronaut's face, 320x320, mp4v at 50 fps (0.8 s)."""
     return write_clip(tmp_path_factory.mktemp("video") / "face.mp4", face_frames(CLIP_FRAMES))
-
-
-class FakeCamera:
-    """A capture object for a camera that delivers ``frames`` BGR frames and is then unplugged."""
-
-    def __init__(self, index: int, frames: int = 5) -> None:
-        self.index, self.left, self.released = index, frames, False
-        self.frame = cv2.cvtColor(face_frames(1)[0], cv2.COLOR_RGB2BGR)
-
-    def isOpened(self) -> bool:
-        return True
-
-    def read(self) -> tuple[bool, np.ndarray | None]:
-        if self.left == 0 or self.released:
-            return False, None
-        self.left -= 1
-        return True, self.frame.copy()
-
-    def get(self, prop: int) -> float:
-        return 0.0
-
-    def set(self, prop: int, value: float) -> bool:
-        return False
-
-    def release(self) -> None:
-        self.released = True
 
 
 class Recorder:

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from fakes import EllipsoidNet
+from fakes import EllipsoidNet, FakeCamera
 
 from vrn_studio._io import atomic_write
 from vrn_studio.cli.main import main
@@ -175,35 +175,9 @@ def test_killing_the_process_mid_export_keeps_the_previous_file(tmp_path: Path) 
 # ------------------------------------------------------------------ live video
 
 
-class UnpluggedCamera:
-    """A camera capture that delivers ``frames`` frames of the astronaut, then nothing."""
-
-    def __init__(self, index: int, frames: int = 8) -> None:
-        self.left = frames
-        self.frame = np.ascontiguousarray(load_image(ASTRONAUT)[0:320, 40:360, ::-1])
-
-    def isOpened(self) -> bool:
-        return True
-
-    def read(self) -> tuple[bool, np.ndarray | None]:
-        if self.left == 0:
-            return False, None
-        self.left -= 1
-        return True, self.frame.copy()
-
-    def get(self, prop: int) -> float:
-        return 0.0
-
-    def set(self, prop: int, value: float) -> bool:
-        return False
-
-    def release(self) -> None:
-        pass
-
-
 def test_camera_unplugged_mid_stream_is_reported_and_photos_still_work(qtbot, make_window, monkeypatch) -> None:
     monkeypatch.setattr(main_window, "WebcamRunner", partial(
-        WebcamRunner, source_factory=partial(VideoSource, capture_factory=UnpluggedCamera)))
+        WebcamRunner, source_factory=partial(VideoSource, capture_factory=partial(FakeCamera, frames=8))))
     window = make_window()
     with qtbot.waitSignal(window.webcam.failed, timeout=30_000):
         window.start_webcam(0)
