@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +14,14 @@ import torch
 from vrn_studio.image import ImageSource, load_image, sample_image_path
 from vrn_studio.model import VRN
 from vrn_studio.pipeline import Reconstructor, Result, StageDone
+
+ASTRONAUT_LANDMARKS = np.asarray(
+    json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "astronaut.landmarks.json").read_text())[
+        "landmarks_photo"
+    ],
+    np.float64,
+)
+"""The sample astronaut photo's 68 landmarks in photo pixels (dlib), shape (68, 2), float64."""
 
 
 class EllipsoidNet(VRN):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import socket
 import threading
 
 GATE_TIMEOUT_S = 30.0
@@ -79,3 +80,11 @@ class FileServer:
         self.gate.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def unreachable_url(path: str) -> str:
+    """A URL on 127.0.0.1 at a port nothing listens on (the connection is refused at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}{path}"

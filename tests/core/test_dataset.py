@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fakes import ASTRONAUT_LANDMARKS
 from scipy.io import savemat
 
 from vrn_studio.eval.dataset import (
@@ -26,10 +27,7 @@ from vrn_studio.image import sample_image_path
 from vrn_studio.mesh import Mesh
 from vrn_studio.train.dataset import FolderDataset
 
-ROOT = Path(__file__).resolve().parents[2]
-LANDMARKS = np.asarray(
-    json.loads((ROOT / "benchmarks" / "astronaut.landmarks.json").read_text())["landmarks_photo"], np.float64
-)
+LANDMARKS = ASTRONAUT_LANDMARKS
 """The astronaut's 68 landmarks in photo pixels (face over x 179-272, y 87-178)."""
 CENTRE = LANDMARKS.mean(axis=0)
 RADIUS = 60.0

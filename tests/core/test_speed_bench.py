@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import EllipsoidNet
+from fakes import ASTRONAUT_LANDMARKS, EllipsoidNet
 
 from vrn_studio.bench import (
     STAGES,
@@ -30,9 +30,7 @@ from vrn_studio.mesh import remove_bumps, volume_to_mesh
 from vrn_studio.pipeline import Reconstructor
 
 ROOT = Path(__file__).resolve().parents[2]
-LANDMARKS = np.asarray(
-    json.loads((ROOT / "benchmarks" / "astronaut.landmarks.json").read_text())["landmarks_photo"], np.float64
-)
+LANDMARKS = ASTRONAUT_LANDMARKS
 
 
 def test_stats_in_milliseconds() -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
-from http_server import FileServer
+from http_server import FileServer, unreachable_url
 from t7_writer import write_small_vrn
 
 from vrn_studio.errors import WeightsError
@@ -110,10 +109,7 @@ def test_http_error_gives_manual_steps(server, tmp_path):
 
 
 def test_unreachable_server_fails_at_once_with_manual_steps(tmp_path, monkeypatch):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/vrn-unguided.t7"
+    url = unreachable_url("/vrn-unguided.t7")
     monkeypatch.setitem(
         KNOWN_MODELS, "vrn-unguided", KnownModel("vrn-unguided", url, "vrn-unguided.t7", "MIT")
     )

@@ -5,14 +5,13 @@ tests/conftest.py makes for each test (plus an empty project folder here)."""
 from __future__ import annotations
 
 import importlib.util
-import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from http_server import FileServer
+from http_server import FileServer, unreachable_url
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog
@@ -278,10 +277,7 @@ def test_cancel_stops_the_download_and_a_new_one_resumes(qtbot, open_dialog, ser
 
 
 def test_offline_download_shows_the_manual_steps(qtbot, open_dialog, monkeypatch):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/vrn-unguided.t7"
+    url = unreachable_url("/vrn-unguided.t7")
     monkeypatch.setitem(
         KNOWN_MODELS, "vrn-unguided", KnownModel("vrn-unguided", url, "vrn-unguided.t7", "MIT")
     )
