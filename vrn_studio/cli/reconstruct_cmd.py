@@ -35,8 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="network precision")
     p.add_argument("--landmarker", default="auto", help="auto, fan or dlib (default: auto)")
-    p.add_argument("--norm", choices=("image", "running"), default="image",
-                   help="batch-norm statistics: per image as the release (default) or running")
+    p.add_argument("--norm", choices=("image", "running"), default=None,
+                   help="batch-norm statistics: per image as the release, or running (default: what the "
+                   "model's manifest says)")
     p.add_argument("--level", type=float, default=DEFAULT_LEVEL,
                    help=f"iso level in probability units (default: {DEFAULT_LEVEL:.4f}, the release's 10/255)")
     p.add_argument("--no-bumps", action="store_true", help="keep detached bodies (skip bump removal)")

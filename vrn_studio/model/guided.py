@@ -24,7 +24,7 @@ import torch
 
 from vrn_studio.model.blocks import NormMode
 from vrn_studio.model.heatmaps import HEATMAP_SIGMA, LANDMARKS, landmark_heatmaps
-from vrn_studio.model.vrn import DEPTH_BINS, VRN
+from vrn_studio.model.vrn import DEPTH_BINS, INPUT_SIZE, VRN
 
 
 class VRNGuided(VRN):
@@ -51,6 +51,8 @@ class VRNGuided(VRN):
         Landmarks, i.e. heatmap channels.
     sigma : float, default: 1.0
         Heatmap standard deviation in pixels at the 192 px crop.
+    input_size : int, default: 192
+        Crop side the network was trained at (see :class:`~vrn_studio.model.VRN`).
     norm : {"image", "running"}, default: "image"
         Batch-norm statistics at inference.
 
@@ -73,11 +75,14 @@ class VRNGuided(VRN):
         *,
         landmarks: int = LANDMARKS,
         sigma: float = HEATMAP_SIGMA,
+        input_size: int = INPUT_SIZE,
         norm: NormMode = "image",
     ) -> None:
         if landmarks < 1:
             raise ValueError(f"landmarks must be at least 1; got {landmarks}")
-        super().__init__(3 + landmarks, features, stacks, depth_bins, hourglass_depth, norm=norm)
+        super().__init__(
+            3 + landmarks, features, stacks, depth_bins, hourglass_depth, input_size=input_size, norm=norm
+        )
         self.landmarks = landmarks
         self.sigma = sigma
 

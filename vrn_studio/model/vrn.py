@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -34,6 +36,10 @@ class VRN(nn.Module):
         Output depth slices.
     hourglass_depth : int, default: 4
         Levels of each hourglass.
+    input_size : int, default: 192
+        Crop side the network was trained at (a multiple of 8). The network itself runs at
+        any multiple of 8; :func:`~vrn_studio.model.release_volume` uses this to feed it the
+        pipeline's 192 px crop and bring its volume back to 200 x 192 x 192.
     norm : {"image", "running"}, default: "image"
         Batch-norm statistics at inference; ``"image"`` reproduces the release.
 
@@ -53,9 +59,13 @@ class VRN(nn.Module):
         depth_bins: int = DEPTH_BINS,
         hourglass_depth: int = 4,
         *,
+        input_size: int = INPUT_SIZE,
         norm: NormMode = "image",
     ) -> None:
         super().__init__()
+        if input_size < 8 or input_size % 8:
+            raise ValueError(f"input_size must be a positive multiple of 8; got {input_size}")
+        self.input_size = input_size
         self.in_channels = in_channels
         self.depth_bins = depth_bins
         self.stem = Stem(in_channels, features, norm=norm)
@@ -99,3 +109,58 @@ def upsample_head(y: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.
 def parametric_layers(model: nn.Module) -> list[nn.Module]:
     """Convolutions and batch norms of ``model`` in canonical Torch7 order."""
     return [m for m in model.modules() if isinstance(m, (nn.Conv2d, BatchNorm))]
+
+
+def release_volume(
+    net: VRN,
+    rgb: torch.Tensor,
+    landmarks: torch.Tensor | None = None,
+    *,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Occupancy probabilities for crops at the pipeline's resolution, whatever the network's.
+
+    A network trained at ``net.input_size`` smaller than the crop gets the area-averaged
+    crop (and the landmarks moved to its grid); its (B, D, s, s) volume is resampled
+    trilinearly to ``(D * S / s, S, S)`` with pixel and voxel centres aligned
+    (``u = (u' + 0.5) * S / s - 0.5`` on every axis, the convention of
+    :class:`~vrn_studio.train.synthetic.SyntheticFaces`). A guided network
+    (:class:`~vrn_studio.model.VRNGuided`) also gets its landmark heatmaps.
+
+    Parameters
+    ----------
+    net : VRN
+        The network (any variant with a volume output).
+    rgb : torch.Tensor, shape (B, 3, S, S)
+        Crops in [0, 1] (S = 192 in the pipeline).
+    landmarks : torch.Tensor, shape (B, 68, 2), optional
+        The 68 landmarks (x, y) in crop pixels; required by guided networks.
+    forward : callable, optional
+        What runs the network on its input (e.g. a ``torch.compile``'d ``net``).
+
+    Returns
+    -------
+    torch.Tensor, shape (B, D * S / s, S, S)
+        Probabilities in [0, 1], indexed (depth, y, x); (B, 200, 192, 192) for the release.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = VRN(features=16, stacks=1, depth_bins=8, hourglass_depth=2, input_size=16).eval()
+    >>> release_volume(net, torch.rand(1, 3, 32, 32)).shape
+    torch.Size([1, 16, 32, 32])
+    """
+    from vrn_studio.model.guided import VRNGuided
+
+    run = forward or net
+    full = rgb.shape[-1]
+    x = rgb if net.input_size == full else F.interpolate(rgb, size=(net.input_size,) * 2, mode="area")
+    if isinstance(net, VRNGuided):
+        if landmarks is None:
+            raise ValueError("A guided network needs the crop's 68 landmarks")
+        x = net.stack_input(x, (landmarks.to(x) + 0.5) * (net.input_size / full) - 0.5)
+    volume = run(x)
+    if net.input_size == full:
+        return volume
+    depth = round(volume.shape[1] * full / net.input_size)
+    return F.interpolate(volume[:, None], size=(depth, full, full), mode="trilinear", align_corners=False)[:, 0]

@@ -19,7 +19,7 @@ from vrn_studio.face import Face, Landmarker, face_from_points, get_landmarker, 
 from vrn_studio.image import ImageSource, load_image
 from vrn_studio.mesh import DEFAULT_LEVEL, BumpMode, BumpRemoval, Mesh, mesh_to_photo, volume_to_mesh
 from vrn_studio.mesh import remove_bumps as strip_bumps
-from vrn_studio.model import VRN, NormMode, set_norm_mode
+from vrn_studio.model import VRN, NormMode, VRNGuided, release_volume, set_norm_mode
 from vrn_studio.pipeline.device import resolve_device
 from vrn_studio.pipeline.result import Result, StageDone
 from vrn_studio.weights import load_model
@@ -87,8 +87,10 @@ class Reconstructor:
         ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
     dtype : torch.dtype, default: torch.float32
         Network precision (``torch.float16`` / ``torch.bfloat16`` where supported).
-    norm : {"image", "running"}, default: "image"
-        Batch-norm statistics; ``"image"`` reproduces the release.
+    norm : {"image", "running"}, optional
+        Batch-norm statistics: ``"image"`` (per image, as the release runs) or ``"running"``
+        (stored statistics, how VRN Studio's own models were validated). Default: the
+        model's manifest says (``"image"`` for a module passed in).
     level : float, default: DEFAULT_LEVEL
         Iso level in probability units (the release's 10/255).
     bump_mode : {"largest", "fraction"}, default: "largest"
@@ -131,7 +133,7 @@ class Reconstructor:
         landmarker: str = "auto",
         device: str | torch.device = "auto",
         dtype: torch.dtype = torch.float32,
-        norm: NormMode = "image",
+        norm: NormMode | None = None,
         level: float = DEFAULT_LEVEL,
         bump_mode: BumpMode = "largest",
         min_fraction: float = 0.1,
@@ -154,15 +156,17 @@ class Reconstructor:
             self.net, self.model_name = None, None
         elif isinstance(model, VRN):
             self.net, self.model_name = model, type(model).__name__
+            norm = norm or "image"
         else:
             loaded = load_model(model, device=self.device, dtype=dtype, norm=norm)
             self.net, self.model_name = loaded.model, loaded.manifest.name
+            norm = norm or loaded.manifest.norm
         self._forward: Any = None
         if self.net is not None:
             self.net = self.net.to(self.device, dtype).eval()
             if channels_last:
                 self.net = self.net.to(memory_format=torch.channels_last)
-            set_norm_mode(self.net, norm)
+            set_norm_mode(self.net, norm or "image")
             mode = "default" if compile is True else compile
             self._forward = torch.compile(self.net, mode=mode, dynamic=False) if mode else self.net
 
@@ -206,7 +210,7 @@ class Reconstructor:
         common = yield from self._crop_stages(image, face, clock)
         if self.net is None:
             return Result(**common)
-        volume = self.predict_volume(common["crop"])
+        volume = self.predict_volume(common["crop"], common["transform"].to_crop(common["face"].landmarks))
         yield clock.lap("network")
         return (yield from self._mesh_stages(common, volume, clock, remove_bumps))
 
@@ -247,24 +251,39 @@ class Reconstructor:
         return Result(**common, volume=volume, mesh_raw=mesh_raw, bumps=bumps, mesh_photo=mesh_photo,
                       model=self.model_name)
 
-    def predict_volume(self, crop: np.ndarray) -> np.ndarray:
-        """Run the network on a (192, 192, 3) uint8 RGB crop; return (200, 192, 192) float32."""
-        return self.predict_volumes(np.asarray(crop)[None])[0]
+    def predict_volume(self, crop: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
+        """Run the network on a (192, 192, 3) uint8 RGB crop; return (200, 192, 192) float32.
 
-    def predict_volumes(self, crops: np.ndarray) -> np.ndarray:
+        ``landmarks`` (68, 2), the face's landmarks in crop pixels, are needed by a guided
+        model (VRN Studio's default) and ignored by the others.
+        """
+        return self.predict_volumes(np.asarray(crop)[None], None if landmarks is None else np.asarray(landmarks)[None])[0]
+
+    def predict_volumes(self, crops: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
         """Run the network on a batch of crops (B, 192, 192, 3) uint8 RGB; return (B, 200, 192, 192).
 
-        With ``norm="image"`` every crop is normalised with its own statistics, so a crop's
-        volume does not depend on the others in the batch (equal to float32 rounding).
+        ``landmarks`` (B, 68, 2) in crop pixels feed a guided model. A model trained at a
+        smaller crop gets the crops area-averaged and its volume resampled to 200 x 192 x
+        192 (:func:`~vrn_studio.model.release_volume`). With ``norm="image"`` every crop is
+        normalised with its own statistics, so a crop's volume does not depend on the others
+        in the batch (equal to float32 rounding).
+
+        Raises
+        ------
+        VrnStudioError
+            No network, or a guided network without landmarks.
         """
-        if self._forward is None:
+        if self._forward is None or self.net is None:
             raise VrnStudioError("This Reconstructor was built with model=None: it has no network to run")
+        if isinstance(self.net, VRNGuided) and landmarks is None:
+            raise VrnStudioError(f"{self.model_name} is guided by landmarks: pass the crop's 68 landmarks")
         x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2)
         x = x.to(self.device, self.dtype) / 255.0
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        marks = None if landmarks is None else torch.as_tensor(np.asarray(landmarks), dtype=self.dtype)
         with torch.inference_mode(), _tf32(self.tf32):
-            volume = self._forward(x)
+            volume = release_volume(self.net, x, marks, forward=self._forward)
         return volume.float().cpu().numpy()
 
     def reconstruct_many(
@@ -312,10 +331,17 @@ class Reconstructor:
                 cropped.append((image, _drain(self._crop_stages(image, face, clock)), clock))
             except VrnStudioError as exc:
                 cropped.append((image, exc, clock))
-        crops = [common["crop"] for _, common, _ in cropped if isinstance(common, dict)]
+        ready = [common for _, common, _ in cropped if isinstance(common, dict)]
         start = time.perf_counter()
-        volumes = iter(self.predict_volumes(np.stack(crops)) if crops else ())
-        share = (time.perf_counter() - start) / max(len(crops), 1)
+        volumes = iter(
+            self.predict_volumes(
+                np.stack([c["crop"] for c in ready]),
+                np.stack([c["transform"].to_crop(c["face"].landmarks) for c in ready]),
+            )
+            if ready
+            else ()
+        )
+        share = (time.perf_counter() - start) / max(len(ready), 1)
         for image, common, clock in cropped:
             if isinstance(common, VrnStudioError):
                 yield image, common

@@ -23,6 +23,9 @@ from vrn_studio.errors import WeightsError
 MANIFEST_SUFFIX = ".json"
 """File name ending of a manifest; the manifest of ``NAME.safetensors`` is ``NAME.json``."""
 
+VARIANTS: tuple[str, ...] = ("unguided", "guided")
+"""Network variants a manifest can describe (the ones the pipeline runs)."""
+
 _CHUNK = 1 << 20
 _FIELD_TYPES: dict[str, tuple[type, str]] = {
     "size": (int, "an integer"),
@@ -75,7 +78,11 @@ class Manifest:
     architecture : dict of str to int
         Keyword arguments of :class:`~vrn_studio.model.VRN` that build the matching network.
     variant : str, default: "unguided"
-        Network variant (``"unguided"``, later ``"guided"``, ``"multitask"``).
+        Network variant: ``"unguided"`` (:class:`~vrn_studio.model.VRN`) or ``"guided"``
+        (:class:`~vrn_studio.model.VRNGuided`).
+    norm : str, default: "image"
+        Batch-norm statistics the model is meant to run with: ``"image"`` (the release,
+        trained in Torch7 and run without ``:evaluate()``) or ``"running"``.
     imported_from : dict of str to str
         ``{"file": original file name, "sha256": its SHA-256}``; empty when the weights
         were not converted from another file.
@@ -91,6 +98,7 @@ class Manifest:
     licence: str
     architecture: dict[str, int]
     variant: str = "unguided"
+    norm: str = "image"
     imported_from: dict[str, str] = field(default_factory=dict)
     created: str = field(default_factory=utc_now)
 
@@ -135,6 +143,10 @@ class Manifest:
             for f in dataclasses.fields(self)
             if not isinstance(getattr(self, f.name), _FIELD_TYPES.get(f.name, (str, ""))[0])
         ]
+        if self.variant not in VARIANTS:
+            problems.append(f"variant is {self.variant!r}, expected one of {', '.join(VARIANTS)}")
+        if self.norm not in ("image", "running"):
+            problems.append(f"norm is {self.norm!r}, expected image or running")
         if problems:
             raise WeightsError(f"{origin} is not a valid manifest: {'; '.join(problems)}")
 

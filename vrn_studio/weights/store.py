@@ -25,9 +25,11 @@ import platformdirs
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
+from safetensors.torch import save as save_safetensors
 
-from vrn_studio.errors import DeviceError, WeightsError
-from vrn_studio.model import VRN, NormMode
+from vrn_studio._io import atomic_write
+from vrn_studio.errors import DeviceError, ExportError, WeightsError
+from vrn_studio.model import VRN, NormMode, VRNGuided
 from vrn_studio.weights.manifest import MANIFEST_SUFFIX, Manifest, sha256_file
 
 logger = logging.getLogger(__name__)
@@ -241,7 +243,7 @@ def load_model(
     *,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
-    norm: NormMode = "image",
+    norm: NormMode | None = None,
 ) -> LoadedModel:
     """Load an installed model (by name) or a manifest / safetensors file (by path).
 
@@ -257,8 +259,9 @@ def load_model(
         Where the network runs.
     dtype : torch.dtype, default: torch.float32
         Parameter type.
-    norm : {"image", "running"}, default: "image"
-        Batch-norm statistics at inference; ``"image"`` reproduces the release.
+    norm : {"image", "running"}, optional
+        Batch-norm statistics at inference; default: the manifest's ``norm`` (``"image"``
+        for the release).
 
     Returns
     -------
@@ -282,8 +285,9 @@ def load_model(
     except (SafetensorError, OSError) as exc:
         raise WeightsError(f"{weights} is not a readable safetensors file: {exc}") from exc
     try:
-        model = VRN(**entry.manifest.architecture, norm=norm)
-    except TypeError as exc:
+        network = VRNGuided if entry.manifest.variant == "guided" else VRN
+        model = network(**entry.manifest.architecture, norm=norm or entry.manifest.norm)
+    except (TypeError, ValueError) as exc:
         raise WeightsError(
             f"{entry.path} has an unusable architecture {entry.manifest.architecture}: {exc}"
         ) from exc
@@ -307,3 +311,55 @@ def load_model(
     except (RuntimeError, AssertionError) as exc:
         raise DeviceError(f"Cannot put {entry.name} on device {device!r} as {dtype}: {exc}") from exc
     return LoadedModel(model.eval(), entry.manifest)
+
+
+def check_free(folder: Path, name: str, *, overwrite: bool = False) -> None:
+    """Raise :class:`ExportError` if model ``name`` exists in ``folder`` and ``overwrite`` is off."""
+    if overwrite:
+        return
+    for existing in (folder / f"{name}.safetensors", folder / f"{name}{MANIFEST_SUFFIX}"):
+        if existing.exists():
+            raise ExportError(f"{existing} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
+
+
+def save_model(
+    model: torch.nn.Module,
+    folder: str | os.PathLike[str],
+    name: str,
+    *,
+    source: str,
+    licence: str,
+    architecture: dict[str, int],
+    variant: str = "unguided",
+    norm: NormMode = "image",
+    imported_from: dict[str, str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``model``'s weights as ``NAME.safetensors`` and its manifest ``NAME.json``; return the manifest.
+
+    Both files are written atomically; the weights file is removed again if the manifest
+    cannot be written. ``architecture``, ``variant`` and ``norm`` must rebuild ``model``
+    through :func:`load_model`.
+
+    Raises
+    ------
+    ExportError
+        The model exists already (without ``overwrite``) or cannot be written.
+    """
+    check_name(name)
+    folder = Path(folder)
+    check_free(folder, name, overwrite=overwrite)
+    weights_path = folder / f"{name}.safetensors"
+    data = save_safetensors({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()},
+                            metadata={"name": name})
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(weights_path, data, overwrite=overwrite)
+    manifest = Manifest(
+        name=name, file=weights_path.name, sha256=sha256_file(weights_path), size=len(data), source=source,
+        licence=licence, architecture=architecture, variant=variant, norm=norm, imported_from=imported_from or {},
+    )
+    try:
+        return manifest.write(folder / f"{name}{MANIFEST_SUFFIX}", overwrite=overwrite)
+    except BaseException:
+        weights_path.unlink(missing_ok=True)
+        raise

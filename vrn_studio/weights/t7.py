@@ -35,14 +35,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchfile
-from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from vrn_studio._io import atomic_write
-from vrn_studio.errors import ExportError, WeightsError
+from vrn_studio.errors import WeightsError
 from vrn_studio.model import VRN, NormMode, parametric_layers, set_norm_mode
 from vrn_studio.weights import store
-from vrn_studio.weights.manifest import MANIFEST_SUFFIX, Manifest, sha256_file
+from vrn_studio.weights.manifest import sha256_file
 from vrn_studio.weights.store import check_name
 
 RELEASE_URL = "http://cs.nott.ac.uk/~psxasj/download.php?file=vrn-unguided.t7"
@@ -623,39 +621,16 @@ def import_t7(
     check_name(name)
     t7_path = Path(path)
     folder = Path(out_dir) if out_dir is not None else store.user_dir()
-    weights_path = folder / f"{name}.safetensors"
-    manifest_path = folder / f"{name}{MANIFEST_SUFFIX}"
-    if not overwrite:
-        for existing in (weights_path, manifest_path):
-            if existing.exists():
-                raise ExportError(
-                    f"{existing} already exists; pass overwrite=True (CLI: --overwrite) to replace it"
-                )
+    store.check_free(folder, name, overwrite=overwrite)
     root = load_t7(t7_path)
     architecture = infer_architecture(root)
     model = VRN(**architecture)
     model.load_state_dict(map_state(root, model), strict=True)
     verify_conversion(root, model)
-    data = save_safetensors(
-        {k: v.contiguous() for k, v in model.state_dict().items()}, metadata={"name": name}
+    return store.save_model(
+        model, folder, name, source=source, licence=licence, architecture=architecture,
+        imported_from={"file": t7_path.name, "sha256": sha256_file(t7_path)}, overwrite=overwrite,
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(weights_path, data, overwrite=overwrite)
-    manifest = Manifest(
-        name=name,
-        file=weights_path.name,
-        sha256=sha256_file(weights_path),
-        size=len(data),
-        source=source,
-        licence=licence,
-        architecture=architecture,
-        imported_from={"file": t7_path.name, "sha256": sha256_file(t7_path)},
-    )
-    try:
-        return manifest.write(manifest_path, overwrite=overwrite)
-    except BaseException:
-        weights_path.unlink(missing_ok=True)
-        raise
 
 
 __all__ = [
