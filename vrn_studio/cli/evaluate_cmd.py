@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +14,8 @@ from tqdm import tqdm
 from vrn_studio._io import atomic_write
 from vrn_studio.errors import VrnStudioError
 from vrn_studio.eval import face_region_mask, nme, outer_interocular
-from vrn_studio.eval.dataset import Sample, iter_aflw2000_3d, iter_florence, iter_samples, lift_landmarks
+from vrn_studio.eval.dataset import LAYOUTS, Sample, iter_dataset, lift_landmarks
 from vrn_studio.pipeline import Reconstructor
-
-FORMATS: dict[str, Callable[[Path], Iterator[Sample]]] = {
-    "folder": iter_samples, "aflw2000": iter_aflw2000_3d, "florence": iter_florence,
-}
-"""Dataset layouts ``--format`` accepts (see :mod:`vrn_studio.eval.dataset`)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,8 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("folder", type=Path, metavar="FOLDER", help="the dataset folder")
-    p.add_argument("--format", choices=sorted(FORMATS), default="folder", dest="layout",
+    p.add_argument("--format", choices=LAYOUTS, default="folder", dest="layout",
                    help="dataset layout (default: folder)")
+    p.add_argument("--bfm", type=Path, metavar="MAT",
+                   help="your Basel Face Model .mat (needed by --format 300w-lp; see vrn_studio/eval/bfm.py)")
     p.add_argument("--model", default="default", help="model name or .safetensors path (default: best installed)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--icp", action=argparse.BooleanOptionalAction, default=True,
@@ -92,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate every sample; exit 0 when all were measured, 1 when some failed."""
     if args.out.exists() and not args.overwrite:
         raise VrnStudioError(f"{args.out} exists; pass --overwrite to replace it")
-    samples = list(FORMATS[args.layout](args.folder))
+    samples = list(iter_dataset(args.folder, args.layout, bfm=args.bfm))
     rec = build_reconstructor(args)
     rows: list[dict[str, Any]] = []
     for sample in tqdm(samples, unit="sample", disable=len(samples) < 2, file=sys.stderr):

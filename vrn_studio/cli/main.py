@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         gui_cmd,
         info_cmd,
         reconstruct_cmd,
+        synthesize_cmd,
         train_cmd,
         weights_cmd,
     )
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (reconstruct_cmd, gui_cmd, weights_cmd, info_cmd, benchmark_cmd, evaluate_cmd, train_cmd):
+    for module in (reconstruct_cmd, gui_cmd, weights_cmd, info_cmd, benchmark_cmd, evaluate_cmd, synthesize_cmd,
+                   train_cmd):
         module.register(sub)
     return parser
 

@@ -29,20 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the config and its dataset, train, print the last checkpoint's path."""
-    from vrn_studio.train.config import SYNTHETIC_SMOKE, TrainConfig
-    from vrn_studio.train.dataset import FolderDataset
-    from vrn_studio.train.loop import train
-    from vrn_studio.train.smoke import SyntheticSmokeDataset
+    from vrn_studio.train.config import TrainConfig
+    from vrn_studio.train.loop import build_dataset, train
 
     config = TrainConfig.load(args.config)
-    if config.data == SYNTHETIC_SMOKE:
-        dataset = SyntheticSmokeDataset(
-            max(8, 2 * config.batch_size), config.input_size, config.depth_bins, config.seed
-        )
-    else:
-        dataset = FolderDataset(
-            config.data, size=config.input_size, depth_bins=config.depth_bins, seed=config.seed
-        )
+    dataset = build_dataset(config, progress=args.progress)
     last = train(config, dataset, device=args.device, resume=args.resume, progress=args.progress)
     print(f"last checkpoint: {last}")
     return 0

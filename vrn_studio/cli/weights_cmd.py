@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from vrn_studio.errors import WeightsError
 from vrn_studio.weights import (
@@ -29,9 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     list_parser = sub.add_parser("list", help="show installed models and where they are searched for")
     list_parser.set_defaults(func=_list)
 
-    import_parser = sub.add_parser("import", help="convert a Torch7 .t7 model into safetensors + manifest")
-    import_parser.add_argument("file", help="the .t7 file, e.g. vrn-unguided.t7")
+    import_parser = sub.add_parser(
+        "import",
+        help="convert a Torch7 .t7 model, or a training checkpoint, into safetensors + manifest",
+        description="Convert the published Torch7 model (FILE.t7), or a checkpoint written by "
+        "`vrn-studio train` (epoch-NNNN.json, or its run folder), into an installed model.",
+    )
+    import_parser.add_argument("file", help="the .t7 file (e.g. vrn-unguided.t7) or a checkpoint .json / run folder")
     import_parser.add_argument("--name", default="vrn-unguided", help="model name (default: %(default)s)")
+    import_parser.add_argument("--licence", default="unspecified",
+                               help="licence recorded for a trained checkpoint (default: %(default)s)")
     import_parser.add_argument("--out", metavar="DIR", help="folder to write to (default: your user folder)")
     import_parser.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
     import_parser.set_defaults(func=_import)
@@ -88,6 +96,14 @@ def _describe(manifest_path: str, manifest: Manifest) -> str:
 
 
 def _import(args: argparse.Namespace) -> int:
+    if args.file.endswith(".json") or Path(args.file).is_dir():
+        from vrn_studio.train.export import export_checkpoint
+
+        path = export_checkpoint(
+            args.file, args.name, out_dir=args.out, licence=args.licence, overwrite=args.overwrite
+        )
+        print(f"Exported the trained network: {_describe(str(path), Manifest.read(path))}")
+        return 0
     path = import_t7(args.file, out_dir=args.out, name=args.name, overwrite=args.overwrite)
     print(f"Imported and checked against the .t7 network: {_describe(str(path), Manifest.read(path))}")
     return 0

@@ -8,7 +8,7 @@ from vrn_studio.crop.crop import (
     release_transform,
     validate_landmarks,
 )
-from vrn_studio.crop.transform import CropTransform
+from vrn_studio.crop.transform import CropTransform, resize_points
 
 __all__ = [
     "CROP_SIZE",
@@ -17,5 +17,6 @@ __all__ = [
     "crop_face",
     "crop_image",
     "release_transform",
+    "resize_points",
     "validate_landmarks",
 ]

@@ -52,7 +52,31 @@ class CropTransform:
         p = np.asarray(points, dtype=np.float64)
         return p * self.scale + np.array([self.tx, self.ty])
 
+    def resized(self, size: int) -> CropTransform:
+        """The same framing as a crop of ``size`` pixels (e.g. a network trained at 96 px).
+
+        Pixel centres stay at integers: crop pixel ``u`` of this crop is pixel
+        ``(u + 0.5) * size / self.size - 0.5`` of the new one (:func:`resize_points`).
+
+        >>> CropTransform(scale=0.5, tx=10.0, ty=-4.0).resized(96)
+        CropTransform(scale=0.25, tx=4.75, ty=-2.25, size=96)
+        """
+        f = size / self.size
+        return CropTransform(self.scale * f, (self.tx + 0.5) * f - 0.5, (self.ty + 0.5) * f - 0.5, size=size)
+
     def to_photo(self, points: np.ndarray) -> np.ndarray:
         """Map crop points (N, 2) (u, v) back to photo points (N, 2), float64."""
         p = np.asarray(points, dtype=np.float64)
         return (p - np.array([self.tx, self.ty])) / self.scale
+
+
+def resize_points(points: np.ndarray, from_size: int, to_size: int) -> np.ndarray:
+    """Pixel coordinates (..., k) on a grid of ``from_size`` moved to one of ``to_size`` (same extent).
+
+    Pixel centres are at integers on both grids: ``u' = (u + 0.5) * to_size / from_size - 0.5``.
+
+    >>> resize_points(np.array([[0.0, 191.0]]), 192, 96).tolist()
+    [[-0.25, 95.25]]
+    """
+    f = to_size / from_size
+    return (np.asarray(points, np.float64) + 0.5) * f - 0.5

@@ -26,8 +26,10 @@ should not silently shrink).
 
 Adapters
 --------
-:func:`iter_aflw2000_3d` reads the AFLW2000-3D layout and :func:`iter_florence` a layout of
-Florence (MICC) renders; see their docstrings for what the user must supply.
+:func:`iter_aflw2000_3d` reads the AFLW2000-3D layout, :func:`iter_300w_lp` the 300W-LP layout
+(meshes evaluated from the user's Basel Face Model, :mod:`vrn_studio.eval.bfm`) and
+:func:`iter_florence` a layout of Florence (MICC) renders; see their docstrings for what the
+user must supply.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from scipy.spatial import cKDTree
 
 from vrn_studio.crop import validate_landmarks
 from vrn_studio.errors import VrnStudioError
+from vrn_studio.eval.bfm import MorphableModel, load_morphable_model, pose_vertices
 from vrn_studio.mesh import Mesh
 
 PHOTO_SUFFIXES = (".jpg", ".png")
@@ -227,6 +230,110 @@ def iter_aflw2000_3d(
         landmarks_3d = pt3d.T - [1.0, 1.0, 0.0]
         mesh = read_mesh(_sibling(mesh_root / photo.name, MESH_SUFFIXES))
         yield Sample(photo.stem, photo, mesh, landmarks_3d[:, :2].copy(), landmarks_3d)
+
+
+def read_300w_lp(photo: str | os.PathLike[str], model: MorphableModel) -> Sample:
+    """One 300W-LP (or AFLW2000-3D) photo with its mesh evaluated from the user's morphable model.
+
+    The ``.mat`` beside the photo gives ``Shape_Para``, ``Exp_Para`` and ``Pose_Para``
+    (:mod:`vrn_studio.eval.bfm` says how they are applied). The 3D landmarks are the posed
+    model's ``kpt_ind`` vertices; the 2D landmarks are ``pt2d`` (2, 68) when the file has
+    it (1-based, made 0-based), else the 3D ones' x, y.
+
+    Raises
+    ------
+    DatasetError
+        The ``.mat`` is missing, unreadable or lacks a parameter.
+    """
+    from scipy.io import loadmat
+
+    photo = Path(photo)
+    mat_path = photo.with_suffix(".mat")
+    try:
+        info = loadmat(mat_path)
+    except (OSError, ValueError, NotImplementedError) as exc:
+        raise DatasetError(f"Cannot read {mat_path}: {exc}") from exc
+    missing = [key for key in ("Shape_Para", "Exp_Para", "Pose_Para") if key not in info]
+    if missing:
+        raise DatasetError(f"{mat_path} has no {', '.join(missing)}")
+    height = _image_height(photo)
+    try:
+        vertices = pose_vertices(model.vertices(info["Shape_Para"], info["Exp_Para"]), info["Pose_Para"], height)
+    except ValueError as exc:
+        raise DatasetError(f"{mat_path}: {exc}") from exc
+    landmarks_3d = vertices[model.keypoints]
+    pt2d = np.asarray(info.get("pt2d", np.zeros((0, 0))), np.float64)
+    landmarks = pt2d.T - 1.0 if pt2d.shape == (2, 68) else landmarks_3d[:, :2].copy()
+    return Sample(photo.stem, photo, Mesh(vertices, model.triangles), landmarks, landmarks_3d)
+
+
+def photos_300w_lp(folder: str | os.PathLike[str]) -> list[Path]:
+    """The photos with a ``.mat`` beside them under a 300W-LP folder (``AFW/``, ``HELEN/``, ...), sorted.
+
+    Raises
+    ------
+    DatasetError
+        The folder does not exist or holds no such photo.
+    """
+    root = _existing_dir(folder)
+    photos = sorted(p for p in root.rglob("*.jpg") if p.with_suffix(".mat").is_file())
+    if not photos:
+        raise DatasetError(f"No photos with a .mat beside them under 300W-LP folder {root}")
+    return photos
+
+
+def iter_300w_lp(folder: str | os.PathLike[str], model: str | os.PathLike[str]) -> Iterator[Sample]:
+    """Samples of the 300W-LP layout, meshes from the user's morphable model file ``model``.
+
+    300W-LP holds ``AFW/``, ``HELEN/``, ``IBUG/``, ``LFPW/`` (and ``*_Flip/``) folders of
+    ``NAME.jpg`` + ``NAME.mat``; each sample is named ``<subfolder>/NAME``. The Basel Face
+    Model is the user's (see :mod:`vrn_studio.eval.bfm`); it is never bundled.
+
+    Raises
+    ------
+    DatasetError, ModelFileError
+        Missing folder, no photo, a bad ``.mat``, or an unusable model file.
+    """
+    root = _existing_dir(folder)
+    bfm = load_morphable_model(model)
+    for photo in photos_300w_lp(root):
+        sample = read_300w_lp(photo, bfm)
+        yield Sample(photo.relative_to(root).with_suffix("").as_posix(), photo, sample.mesh,
+                     sample.landmarks, sample.landmarks_3d)
+
+
+LAYOUTS: tuple[str, ...] = ("folder", "aflw2000", "florence", "300w-lp")
+"""Dataset layouts :func:`iter_dataset` reads."""
+
+
+def iter_dataset(
+    folder: str | os.PathLike[str], layout: str = "folder", *, bfm: str | os.PathLike[str] | None = None
+) -> Iterator[Sample]:
+    """The samples of a dataset in one of :data:`LAYOUTS` (``bfm``: the model file 300W-LP needs).
+
+    Raises
+    ------
+    DatasetError
+        Unknown layout, ``"300w-lp"`` without ``bfm``, or what the layout's reader raises.
+    """
+    if layout == "300w-lp":
+        if bfm is None:
+            raise DatasetError("The 300W-LP layout needs the Basel Face Model its meshes are made from (bfm)")
+        return iter_300w_lp(folder, bfm)
+    readers = {"folder": iter_samples, "aflw2000": iter_aflw2000_3d, "florence": iter_florence}
+    if layout not in readers:
+        raise DatasetError(f"Unknown dataset layout {layout!r}. Available: {', '.join(LAYOUTS)}.")
+    return readers[layout](folder)
+
+
+def _image_height(photo: Path) -> int:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(photo) as image:
+            return int(image.height)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise DatasetError(f"Cannot read {photo}: {exc}") from exc
 
 
 def iter_florence(folder: str | os.PathLike[str]) -> Iterator[Sample]:

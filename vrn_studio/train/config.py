@@ -32,7 +32,9 @@ from vrn_studio.errors import VrnStudioError
 Variant = Literal["unguided", "guided", "multitask"]
 VARIANTS: tuple[str, ...] = ("unguided", "guided", "multitask")
 SYNTHETIC_SMOKE = "synthetic-smoke"
-"""``data`` value selecting :class:`vrn_studio.train.loop.SyntheticSmokeDataset` (tests only)."""
+"""``data`` value selecting :class:`vrn_studio.train.smoke.SyntheticSmokeDataset` (tests only)."""
+SYNTHETIC = "synthetic"
+"""``data`` value selecting :class:`vrn_studio.train.synthetic.SyntheticDataset` (rendered faces)."""
 
 
 class ConfigError(VrnStudioError):
@@ -77,7 +79,18 @@ class TrainConfig:
     out_dir : Path
         Where checkpoints and ``metrics.jsonl`` go.
     data : str
-        A dataset folder, or ``"synthetic-smoke"`` for the test-only ellipsoid data.
+        A dataset folder, ``"synthetic"`` for rendered faces
+        (:class:`~vrn_studio.train.synthetic.SyntheticDataset`; ``depth_bins`` must then be
+        ``200 * input_size / 192``), or ``"synthetic-smoke"`` for the test-only ellipsoid data.
+    data_format : {"folder", "300w-lp"}
+        Layout of a dataset folder: the folder format, or 300W-LP (meshes from ``bfm``).
+    bfm : str
+        The user's Basel Face Model ``.mat`` for ``data_format = "300w-lp"``
+        (:mod:`vrn_studio.eval.bfm`; relative to the config's folder).
+    synthetic_samples : int
+        Number of rendered faces when ``data = "synthetic"`` (cached in ``out_dir``).
+    synthetic_max_yaw : float
+        Largest absolute yaw of the rendered faces, degrees.
     amp : bool
         Mixed precision (float16 autocast + gradient scaling); used on CUDA only.
     num_workers : int
@@ -101,6 +114,10 @@ class TrainConfig:
     seed: int = 0
     out_dir: Path = field(default_factory=lambda: Path("runs/train"))
     data: str = SYNTHETIC_SMOKE
+    data_format: str = "folder"
+    bfm: str = ""
+    synthetic_samples: int = 8000
+    synthetic_max_yaw: float = 90.0
     amp: bool = True
     num_workers: int = 0
 
@@ -121,6 +138,7 @@ class TrainConfig:
             "input_size",
             "batch_size",
             "epochs",
+            "synthetic_samples",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -137,10 +155,18 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a non-negative number; got {value!r}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be positive; got {self.lr!r}")
+        if isinstance(self.synthetic_max_yaw, bool) or not isinstance(self.synthetic_max_yaw, int | float) or not (
+            0 <= self.synthetic_max_yaw <= 90
+        ):
+            raise ConfigError(f"synthetic_max_yaw must be between 0 and 90 degrees; got {self.synthetic_max_yaw!r}")
+        if self.data_format not in ("folder", "300w-lp"):
+            raise ConfigError(f"data_format must be 'folder' or '300w-lp'; got {self.data_format!r}")
+        if self.data_format == "300w-lp" and not (isinstance(self.bfm, str) and self.bfm):
+            raise ConfigError("data_format = '300w-lp' needs bfm: the path of your Basel Face Model .mat")
         if not isinstance(self.amp, bool):
             raise ConfigError(f"amp must be true or false; got {self.amp!r}")
         if not isinstance(self.data, str) or not self.data:
-            raise ConfigError(f"data must be a folder or {SYNTHETIC_SMOKE!r}; got {self.data!r}")
+            raise ConfigError(f"data must be a folder, {SYNTHETIC!r} or {SYNTHETIC_SMOKE!r}; got {self.data!r}")
         if not isinstance(self.out_dir, str | Path):
             raise ConfigError(f"out_dir must be a path; got {self.out_dir!r}")
         self.out_dir = Path(self.out_dir)
@@ -156,8 +182,10 @@ class TrainConfig:
         if base is not None:
             if "out_dir" in values and isinstance(values["out_dir"], str):
                 values["out_dir"] = base / values["out_dir"]
-            if isinstance(values.get("data"), str) and values["data"] != SYNTHETIC_SMOKE:
+            if isinstance(values.get("data"), str) and values["data"] not in (SYNTHETIC_SMOKE, SYNTHETIC):
                 values["data"] = str(base / values["data"])
+            if isinstance(values.get("bfm"), str) and values["bfm"]:
+                values["bfm"] = str(base / values["bfm"])
         return cls(**values)
 
     @classmethod

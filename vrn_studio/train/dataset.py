@@ -20,21 +20,25 @@ trained on:
 
 300W-LP: the paper trained on 300W-LP, whose ``.mat`` files hold 3DMM parameters
 (``Shape_Para``, ``Exp_Para``, ``Pose_Para``) and ``pt2d``, but no mesh: the mesh needs the
-Basel Face Model, which the user must obtain and which is never bundled. An adapter that
-evaluates the user's BFM is left for later; meanwhile, 300W-LP enters training by writing
-its fitted meshes (in photo pixels) beside the photos in the folder format.
+Basel Face Model, which the user must obtain and which is never bundled. With
+``layout="300w-lp"`` and ``bfm`` (the user's model file) each sample's mesh is evaluated
+from its parameters (:func:`vrn_studio.eval.dataset.read_300w_lp`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from vrn_studio.crop import CropTransform, crop_image, release_transform
-from vrn_studio.eval.dataset import read_sample, sample_photos
+from vrn_studio.eval.bfm import load_morphable_model
+from vrn_studio.eval.dataset import DatasetError, Sample, photos_300w_lp, read_300w_lp, read_sample, sample_photos
 from vrn_studio.image import load_image
 from vrn_studio.train.augment import augment, sample_params
 from vrn_studio.train.voxelise import voxelise
@@ -60,6 +64,11 @@ class FolderDataset(Dataset):
         Apply the paper's augmentation; without it the items are deterministic crops.
     seed : int, default: 0
         Seed of the augmentation draws.
+    layout : {"folder", "300w-lp"}, default: "folder"
+        The folder format, or the 300W-LP layout (meshes from ``bfm``).
+    bfm : path, optional
+        The user's Basel Face Model file, for ``layout="300w-lp"``
+        (:mod:`vrn_studio.eval.bfm`).
 
     Raises
     ------
@@ -72,11 +81,20 @@ class FolderDataset(Dataset):
 
     def __init__(
         self, folder: str | os.PathLike[str], *, size: int = RELEASE_SIZE, depth_bins: int = 200,
-        augment: bool = True, seed: int = 0,
+        augment: bool = True, seed: int = 0, layout: str = "folder", bfm: str | os.PathLike[str] | None = None,
     ) -> None:
         if not (isinstance(size, int) and size > 0 and isinstance(depth_bins, int) and depth_bins > 0):
             raise ValueError(f"size and depth_bins must be positive integers; got {size!r} and {depth_bins!r}")
-        self.photos = sample_photos(folder)
+        if layout == "300w-lp":
+            if bfm is None:
+                raise DatasetError("The 300W-LP layout needs the Basel Face Model its meshes are made from (bfm)")
+            self.photos = photos_300w_lp(folder)
+            self._read: Callable[[Path], Sample] = partial(read_300w_lp, model=load_morphable_model(bfm))
+        elif layout == "folder":
+            self.photos = sample_photos(folder)
+            self._read = read_sample
+        else:
+            raise DatasetError(f"Unknown training layout {layout!r}. Available: folder, 300w-lp.")
         self.size = size
         self.depth_bins = depth_bins
         self.augment = augment
@@ -96,9 +114,7 @@ class FolderDataset(Dataset):
         Pixel centres stay at integers: crop pixel u at 192 px maps to ``(u + 0.5) * f - 0.5``
         with ``f = size / 192``.
         """
-        base = release_transform(landmarks, size=RELEASE_SIZE)
-        f = self.size / RELEASE_SIZE
-        return CropTransform(base.scale * f, (base.tx + 0.5) * f - 0.5, (base.ty + 0.5) * f - 0.5, size=self.size)
+        return release_transform(landmarks, size=RELEASE_SIZE).resized(self.size)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         """Item ``index``.
@@ -115,7 +131,7 @@ class FolderDataset(Dataset):
         DatasetError, ImageError
             The sample's files are missing or malformed (the message names the file).
         """
-        sample = read_sample(self.photos[index])
+        sample = self._read(self.photos[index])
         transform = self.crop_transform(sample.landmarks)
         crop = crop_image(load_image(sample.image_path), transform)
         vertices = sample.mesh.vertices.astype(np.float64)

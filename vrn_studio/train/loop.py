@@ -66,7 +66,10 @@ from vrn_studio.model.heatmaps import landmark_heatmaps
 from vrn_studio.model.multitask import VRNMultitask
 from vrn_studio.model.vrn import VRN
 from vrn_studio.pipeline.device import resolve_device
-from vrn_studio.train.config import TrainConfig
+from vrn_studio.train.config import SYNTHETIC, SYNTHETIC_SMOKE, ConfigError, TrainConfig
+from vrn_studio.train.dataset import FolderDataset
+from vrn_studio.train.smoke import SyntheticSmokeDataset
+from vrn_studio.train.synthetic import SIZES, SyntheticDataset
 
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoints"
@@ -92,6 +95,36 @@ def build_model(config: TrainConfig) -> nn.Module:
         stacks=config.stacks,
         depth_bins=config.depth_bins,
         hourglass_depth=config.hourglass_depth,
+        input_size=config.input_size,
+    )
+
+
+def build_dataset(config: TrainConfig, *, progress: bool = False) -> Dataset:
+    """The dataset ``config.data`` names, at ``config.input_size`` and ``config.depth_bins``.
+
+    Raises
+    ------
+    ConfigError
+        ``data = "synthetic"`` with ``depth_bins`` other than ``200 * input_size / 192``
+        or an ``input_size`` the generator cannot make.
+    DatasetError
+        The dataset folder does not exist or holds no photo.
+    """
+    if config.data == SYNTHETIC_SMOKE:
+        return SyntheticSmokeDataset(max(8, 2 * config.batch_size), config.input_size, config.depth_bins, config.seed)
+    if config.data == SYNTHETIC:
+        if config.input_size not in SIZES or config.depth_bins != 200 * config.input_size // 192:
+            raise ConfigError(
+                f"data = {SYNTHETIC!r} makes input_size {' / '.join(map(str, SIZES))} with depth_bins "
+                f"200 * input_size / 192; got input_size {config.input_size}, depth_bins {config.depth_bins}"
+            )
+        return SyntheticDataset(
+            config.synthetic_samples, size=config.input_size, seed=config.seed,
+            max_yaw=config.synthetic_max_yaw, cache=config.out_dir, workers=os.cpu_count() or 1, progress=progress,
+        )
+    return FolderDataset(
+        config.data, size=config.input_size, depth_bins=config.depth_bins, seed=config.seed,
+        layout=config.data_format, bfm=config.bfm or None,
     )
 
 

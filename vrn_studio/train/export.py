@@ -1,0 +1,81 @@
+"""A training checkpoint -> an installed model (safetensors + manifest) the pipeline loads."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from vrn_studio.errors import WeightsError
+from vrn_studio.model import NormMode
+from vrn_studio.train.config import TrainConfig
+from vrn_studio.train.loop import CheckpointError, build_model, latest_checkpoint, load_checkpoint
+from vrn_studio.weights import store
+
+SOURCE = "trained with VRN Studio (vrn-studio train)"
+"""Default ``source`` of an exported model's manifest."""
+
+
+def export_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    name: str,
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    source: str = SOURCE,
+    licence: str = "unspecified",
+    norm: NormMode = "running",
+    overwrite: bool = False,
+) -> Path:
+    """Write a checkpoint's network as model ``name``; return the manifest's path.
+
+    The network is rebuilt from the checkpoint's own config (so its architecture is
+    recorded exactly) and its weights loaded; the manifest gets the variant, the
+    architecture (with ``input_size``, which :func:`~vrn_studio.model.release_volume`
+    uses to run it on the pipeline's 192 px crops) and ``norm``.
+
+    Parameters
+    ----------
+    checkpoint : path
+        A checkpoint ``epoch-NNNN.json`` (or a run folder: its latest).
+    name : str
+        Model name (file names and ``load_model(name)``).
+    out_dir : path, optional
+        Folder to write to (default: the per-user weights folder).
+    source, licence : str
+        Recorded in the manifest.
+    norm : {"running", "image"}, default: "running"
+        Batch-norm statistics to run it with: a network trained with batch statistics is
+        meant to use its running statistics.
+    overwrite : bool, default: False
+        Replace a model of the same name.
+
+    Raises
+    ------
+    WeightsError
+        The checkpoint is unreadable, or its variant cannot run in the pipeline (multitask).
+    ExportError
+        The model exists already (without ``overwrite``) or cannot be written.
+    """
+    path = Path(checkpoint)
+    try:
+        if path.is_dir():
+            path = latest_checkpoint(path)
+        config = TrainConfig.from_dict(json.loads(path.read_text(encoding="utf-8"))["config"])
+        if config.variant == "multitask":
+            raise WeightsError("multitask checkpoints cannot be exported yet: the pipeline runs unguided and guided")
+        model = build_model(config)
+        load_checkpoint(path, model)
+    except (OSError, ValueError, KeyError, CheckpointError) as exc:
+        raise WeightsError(f"cannot export {checkpoint}: {exc}") from exc
+    architecture = {
+        "features": config.features,
+        "stacks": config.stacks,
+        "depth_bins": config.depth_bins,
+        "hourglass_depth": config.hourglass_depth,
+        "input_size": config.input_size,
+    }
+    folder = Path(out_dir) if out_dir is not None else store.user_dir()
+    return store.save_model(
+        model, folder, name, source=source, licence=licence, architecture=architecture,
+        variant=config.variant, norm=norm, overwrite=overwrite,
+    )

@@ -1,0 +1,527 @@
+"""Synthetic training faces: posed, textured renders with their exact mesh, landmarks and volume.
+
+VRN's training data (300W-LP) needs the Basel Face Model, which cannot be bundled. This
+module makes offline training data from the MediaPipe canonical face mesh
+(``resources/canonical_face_model.obj``, Apache 2.0; 468 vertices, the front of a neutral
+head), so a model trained on it carries no licence restriction of its own.
+
+One sample, all drawn from ``numpy.random.default_rng((seed, index))`` (the same seed and
+index always give the same sample, on any machine):
+
+1. **Shape**: the template, Loop-subdivided twice (7,257 vertices; the coarse mesh shows its
+   facets in a volume), then deformed smoothly: anisotropic scale (width, height, depth),
+   six random Gaussian-weighted displacements (radius 2-4.5 cm, 0.3 cm typical), nose
+   length and height, and an **expression**: jaw opening (the lips stay joined, as in a
+   3DMM fit), smile (mouth corners out and up), brow raise.
+2. **Pose**: yaw uniform in ``[-max_yaw, max_yaw]`` (90 degrees by default: full profile),
+   pitch in +-25, roll in +-35 degrees; scaled orthographic projection, like VRN's volumes.
+3. **Framing**: the release's crop rule (:func:`vrn_studio.crop.release_transform`) on the
+   projected 68 landmarks, exactly as a photo is cropped by the pipeline; depth is scaled
+   alike and the landmarks' mean depth is put at the middle of the volume.
+4. **Texture**: either a real face photo from ``resources/`` (public domain; mapped by an
+   affine fit of the template's inner landmarks to the photo's, randomly mirrored) or a
+   procedural skin (tone, low-frequency blotches, darker brows, eyes and lips); then
+   Lambertian shading from a random light, per-channel colour scaling (0.7-1.3, the
+   paper's colour augmentation).
+5. **Background**: procedural clutter (smooth multi-scale colour noise, random discs and
+   rectangles); sensor noise and blur on the whole image.
+
+The 68 landmarks are template vertices (the widely used MediaPipe -> iBUG-68
+correspondence :data:`MEDIAPIPE_TO_IBUG68`), so they are exact 3D points on the surface;
+at large yaw the jaw points are the 3D ones (as in 300W-LP's and AFLW2000-3D's
+annotations), not the visible silhouette a 2D detector marks.
+
+The target volume follows :func:`vrn_studio.train.voxelise` with ``fill="behind"`` (the
+front surface extruded to the back of the grid) and is stored as its front surface, one
+depth per column (:func:`volume_from_front`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from vrn_studio._io import atomic_open, atomic_write
+from vrn_studio.crop import CROP_SIZE, release_transform, resize_points
+from vrn_studio.eval.dataset import LANDMARKS_SUFFIX
+from vrn_studio.export import export_obj
+from vrn_studio.image import load_image
+from vrn_studio.mesh import Mesh
+from vrn_studio.pipeline.save import write_png
+from vrn_studio.train.augment import FLIP_PERMUTATION
+from vrn_studio.train.voxelise import front_surface
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+TEMPLATE_PATH = RESOURCES / "canonical_face_model.obj"
+"""The MediaPipe canonical face mesh (Apache 2.0; units cm, y up, face towards +z)."""
+TEXTURE_PHOTOS: tuple[str, ...] = ("astronaut.png", "grace_hopper.jpg")
+"""Public-domain photos of ``resources/`` used as face textures (landmarks in
+``resources/face_landmarks.json``)."""
+
+MEDIAPIPE_TO_IBUG68: tuple[int, ...] = (
+    162, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 389,  # jaw 0-16
+    71, 63, 105, 66, 107, 336, 296, 334, 293, 301,  # brows 17-26
+    168, 197, 5, 4, 75, 97, 2, 326, 305,  # nose 27-35
+    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,  # eyes 36-47
+    61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181,  # outer lips 48-59
+    78, 82, 13, 312, 308, 317, 14, 87,  # inner lips 60-67
+)
+"""MediaPipe face-mesh vertex of each iBUG-68 landmark (the correspondence used by
+e.g. LatentSync and many face tools; nose tip 30 = vertex 4, outer eye corners 36, 45 =
+vertices 33, 263)."""
+
+DEPTH_BINS = 200
+"""Depth bins of the release's volume over its 192 px crop."""
+Z_SCALE = 0.5
+"""Crop pixels of depth per depth bin (the paper's depth stretched x2)."""
+SIZES: tuple[int, ...] = (192, 96, 48, 24)
+"""Crop sides a sample can be made at: the release's 192 px divided by 1, 2, 4 or 8 (with
+200, 100, 50 or 25 depth bins), so every grid keeps pixel and voxel centres aligned."""
+
+_SKIN_TONES = np.array(
+    [[0.96, 0.80, 0.69], [0.92, 0.72, 0.60], [0.85, 0.64, 0.50], [0.76, 0.55, 0.42],
+     [0.62, 0.43, 0.31], [0.48, 0.32, 0.22], [0.36, 0.24, 0.17], [0.98, 0.86, 0.78]]
+)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A face template: vertices (N, 3) in cm (y up, +z towards the viewer), triangles
+    (M, 3) and the vertex index of each iBUG-68 landmark (68,)."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    landmarks: np.ndarray
+
+
+def read_obj(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (N, 3) float64 and triangles (M, 3) int64 of a Wavefront OBJ (``v`` / ``f`` lines).
+
+    Polygons are fanned into triangles; texture and normal indices are ignored.
+    """
+    vertices, faces = [], []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "v":
+            vertices.append([float(p) for p in parts[1:4]])
+        elif parts[0] == "f":
+            ids = [int(p.split("/")[0]) - 1 for p in parts[1:]]
+            faces.extend([ids[0], ids[k], ids[k + 1]] for k in range(1, len(ids) - 1))
+    return np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
+
+
+@lru_cache(maxsize=4)
+def load_template(path: str | None = None, subdivisions: int = 2) -> Template:
+    """The canonical face mesh, Loop-subdivided ``subdivisions`` times (landmark vertices keep
+    their indices; subdivision appends the new vertices)."""
+    from trimesh.remesh import subdivide_loop
+
+    vertices, faces = read_obj(path or TEMPLATE_PATH)
+    if subdivisions:
+        vertices, faces = subdivide_loop(vertices, faces, iterations=subdivisions)
+    return Template(np.asarray(vertices, np.float64), np.asarray(faces, np.int64),
+                    np.asarray(MEDIAPIPE_TO_IBUG68, np.int64))
+
+
+@lru_cache(maxsize=1)
+def _texture_photos() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    marks = json.loads((RESOURCES / "face_landmarks.json").read_text(encoding="utf-8"))
+    return tuple((load_image(RESOURCES / name), np.asarray(marks[name], np.float64)) for name in TEXTURE_PHOTOS)
+
+
+@dataclass(frozen=True)
+class SyntheticFace:
+    """One synthetic sample, in the frame of the crop the network sees.
+
+    Attributes
+    ----------
+    image : np.ndarray, shape (size, size, 3), uint8
+        The rendered crop (RGB).
+    landmarks : np.ndarray, shape (68, 2), float64
+        iBUG-68 landmarks (x, y) in crop pixels (pixel centres at integers).
+    landmarks_3d : np.ndarray, shape (68, 3), float64
+        The same with depth z (crop pixels, larger = nearer the camera).
+    vertices : np.ndarray, shape (N, 3), float64
+        The exact mesh, (x, y, z) in crop pixels as above (depth index = z / 0.5).
+    faces : np.ndarray, shape (M, 3), int64
+        Its triangles.
+    front : np.ndarray, shape (size, size), float32
+        Depth index of the front surface over each pixel centre (``-inf`` where there is
+        none): the target volume is ``volume_from_front(front, depth_bins)``.
+    yaw, pitch, roll : float
+        Head pose in degrees (yaw > 0 turns the face towards the image's left).
+    """
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    landmarks_3d: np.ndarray
+    vertices: np.ndarray
+    faces: np.ndarray
+    front: np.ndarray
+    yaw: float
+    pitch: float
+    roll: float
+
+
+def volume_from_front(front: np.ndarray, depth_bins: int = DEPTH_BINS) -> np.ndarray:
+    """The ``fill="behind"`` volume (D, H, W) bool of a front-surface depth-index map (H, W).
+
+    Voxel (d, y, x) is filled when ``d <= front[y, x]`` (see :mod:`vrn_studio.train.voxelise`).
+
+    Examples
+    --------
+    >>> volume_from_front(np.array([[1.5, -np.inf]]), 3)[:, 0, :].astype(int).tolist()
+    [[1, 0], [1, 0], [0, 0]]
+    """
+    return np.arange(depth_bins)[:, None, None] <= np.asarray(front)[None]
+
+
+class SyntheticFaces:
+    """Deterministic generator of :class:`SyntheticFace` samples (see the module docstring).
+
+    Parameters
+    ----------
+    seed : int, default: 0
+        Sample ``i`` is drawn from ``numpy.random.default_rng((seed, i))``.
+    size : {192, 96, 48, 24}, default: 192
+        Side of the crop in pixels. The face is always rendered at the release's 192 px and
+        framed by its rule; a smaller size is the area-average of that render (what a
+        network trained at that size receives from the pipeline's 192 px crop), with the
+        landmarks and the volume on the smaller grid (pixel and voxel centres aligned:
+        ``u' = (u + 0.5) * size / 192 - 0.5``, the same in depth).
+    max_yaw : float, default: 90.0
+        Largest absolute yaw in degrees.
+    template : Template, optional
+        The face template (default: :func:`load_template`).
+
+    Attributes
+    ----------
+    depth_bins : int
+        Depth bins of the target volume: ``200 * size / 192``.
+
+    Examples
+    --------
+    >>> faces = SyntheticFaces(seed=1, size=48)
+    >>> face = faces.sample(0)
+    >>> face.image.shape, face.landmarks.shape, face.front.shape, faces.depth_bins
+    ((48, 48, 3), (68, 2), (48, 48), 50)
+    >>> bool((faces.sample(0).image == face.image).all())
+    True
+    """
+
+    def __init__(
+        self, seed: int = 0, *, size: int = CROP_SIZE, max_yaw: float = 90.0, template: Template | None = None,
+    ) -> None:
+        if size not in SIZES:
+            raise ValueError(f"size must be one of {', '.join(map(str, SIZES))}; got {size!r}")
+        if not 0 <= max_yaw <= 90:
+            raise ValueError(f"max_yaw must be between 0 and 90 degrees; got {max_yaw}")
+        self.seed = seed
+        self.size = size
+        self.depth_bins = DEPTH_BINS * size // CROP_SIZE
+        self.max_yaw = float(max_yaw)
+        self.template = template or load_template()
+
+    def sample(self, index: int, *, yaw: float | None = None) -> SyntheticFace:
+        """Sample ``index``; ``yaw`` (degrees) overrides the drawn yaw (for held-out sets)."""
+        rng = np.random.default_rng((self.seed, index))
+        t = self.template
+        shape = deform(t, rng)
+        colours = texture(t, rng)
+        drawn_yaw = rng.uniform(-self.max_yaw, self.max_yaw)
+        pitch, roll = rng.uniform(-25, 25), rng.uniform(-35, 35)
+        yaw = drawn_yaw if yaw is None else float(yaw)
+        rotation = rotation_matrix(yaw, pitch, roll)
+        posed = shape @ rotation.T
+        colours = colours * shading(posed, t.faces, rng)[:, None] * rng.uniform(0.7, 1.3, 3)
+        # Image frame: x right, y down, z towards the camera; then the release framing.
+        image_space = posed * [1.0, -1.0, 1.0]
+        crop = release_transform(image_space[t.landmarks, :2])
+        vertices = np.column_stack([crop.to_crop(image_space[:, :2]), image_space[:, 2] * crop.scale])
+        vertices[:, 2] += DEPTH_BINS * Z_SCALE / 2 - vertices[t.landmarks, 2].mean()
+        image = background(CROP_SIZE, rng)
+        front, pixel, triangle, weights = front_surface(vertices, t.faces, CROP_SIZE, CROP_SIZE)
+        rgb = (weights[:, :, None] * colours[t.faces[triangle]]).sum(axis=1)
+        image.reshape(-1, 3)[pixel] = np.clip(rgb, 0, 1)
+        image = finish(image, rng)
+        if self.size != CROP_SIZE:
+            image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
+            # Depth indices move like pixel indices (d' = (d + 0.5) / k - 0.5), in crop pixels here.
+            vertices = resize_points(vertices / [1.0, 1.0, Z_SCALE], CROP_SIZE, self.size) * [1.0, 1.0, Z_SCALE]
+            front = front_surface(vertices, t.faces, self.size, self.size)[0]
+        marks = vertices[t.landmarks]
+        return SyntheticFace(
+            image=image, landmarks=marks[:, :2].copy(), landmarks_3d=marks, vertices=vertices, faces=t.faces,
+            front=(front / Z_SCALE).astype(np.float32), yaw=float(yaw), pitch=float(pitch), roll=float(roll),
+        )
+
+
+def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """Rotation (3, 3) of a head in the template frame (y up, +z to the viewer), degrees.
+
+    ``R = Rz(roll) @ Ry(yaw) @ Rx(pitch)``: pitch about x (positive tilts the chin up),
+    then yaw about y (positive turns the face towards +x, the image's right as seen
+    in the template frame), then roll in the image plane.
+    """
+    p, y, r = np.radians([pitch, yaw, roll])
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def _bump(points: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
+    """Gaussian weight (N,) of each point around ``centre`` with standard deviation ``radius``."""
+    return np.exp(-((points - centre) ** 2).sum(axis=1) / (2 * radius**2))
+
+
+def deform(template: Template, rng: np.random.Generator) -> np.ndarray:
+    """A random identity and expression of the template: vertices (N, 3) in cm."""
+    v = template.vertices.copy()
+    mark = template.landmarks
+    neutral = template.vertices
+    v *= [rng.uniform(0.88, 1.12), rng.uniform(0.9, 1.1), rng.uniform(0.8, 1.2)]
+    for centre in neutral[rng.choice(len(neutral), 6, replace=False)]:
+        v += _bump(neutral, centre, rng.uniform(2.0, 4.5))[:, None] * rng.normal(0, 0.3, 3)
+    nose = _bump(neutral, neutral[mark[30]], 1.4)
+    v[:, 2] += nose * rng.uniform(-0.5, 0.7)
+    v[:, 1] += nose * rng.uniform(-0.3, 0.3)
+    if rng.random() < 0.4:  # jaw opening: everything below the lips' parting line moves down
+        parting = neutral[mark[[62, 66]], 1].mean()
+        below = np.clip((parting - neutral[:, 1]) / 0.4, 0, 1) * _bump(neutral, neutral[mark[57]], 6.0)
+        v[:, 1] -= below * rng.uniform(0.2, 1.6)
+        v[:, 2] -= below * rng.uniform(0.0, 0.4)
+    smile = rng.uniform(0, 0.5)
+    for corner, side in ((48, -1.0), (54, 1.0)):
+        weight = _bump(neutral, neutral[mark[corner]], 1.0)[:, None]
+        v += weight * [side * smile * 0.6, smile, -0.2 * smile]
+    brows = sum(_bump(neutral, neutral[mark[k]], 1.2) for k in (19, 24))
+    v[:, 1] += np.minimum(brows, 1.0) * rng.uniform(-0.2, 0.5)
+    return v
+
+
+def texture(template: Template, rng: np.random.Generator) -> np.ndarray:
+    """Vertex colours (N, 3) in [0, 1] before shading: a real photo's face or a procedural skin."""
+    if rng.random() < 0.5:
+        return _photo_texture(template, rng)
+    return _procedural_texture(template, rng)
+
+
+def _photo_texture(template: Template, rng: np.random.Generator) -> np.ndarray:
+    photos = _texture_photos()
+    photo, marks = photos[rng.integers(len(photos))]
+    if rng.random() < 0.5:  # a mirrored copy of the face
+        photo = photo[:, ::-1]
+        marks = np.column_stack([photo.shape[1] - 1 - marks[:, 0], marks[:, 1]])[FLIP_PERMUTATION]
+    # Affine fit of the template's frontal (x, -y) inner landmarks (brows to mouth) onto the photo's.
+    inner = np.arange(17, 68)
+    source = template.vertices[template.landmarks[inner], :2] * [1.0, -1.0]
+    design = np.column_stack([source, np.ones(len(inner))])
+    affine, *_ = np.linalg.lstsq(design, marks[inner], rcond=None)
+    points = np.column_stack([template.vertices[:, :2] * [1.0, -1.0], np.ones(len(template.vertices))]) @ affine
+    maps = points.astype(np.float32)[None]
+    colours = cv2.remap(np.ascontiguousarray(photo), maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REFLECT)[0]
+    return colours.astype(np.float64) / 255.0
+
+
+def _procedural_texture(template: Template, rng: np.random.Generator) -> np.ndarray:
+    v = template.vertices
+    mark = template.landmarks
+    skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.9, 1.1, 3)
+    colours = np.tile(skin, (len(v), 1))
+    for centre in v[rng.choice(len(v), 8, replace=False)]:
+        colours *= 1 + _bump(v, centre, rng.uniform(1.0, 3.0))[:, None] * rng.normal(0, 0.08, 3)
+    regions = (
+        (range(17, 27), 0.5, rng.uniform(0.15, 0.6), (1.0, 0.9, 0.85)),  # brows
+        (range(36, 48), 0.35, rng.uniform(0.2, 0.6), (1.0, 1.0, 1.0)),  # eyes
+        (range(48, 68), 0.45, rng.uniform(0.6, 0.9), (1.0, 0.75, 0.8)),  # lips
+    )
+    for indices, radius, darkness, tint in regions:
+        weight = np.max([_bump(v, v[mark[k]], radius) for k in indices], axis=0)[:, None]
+        colours = colours * (1 - weight) + weight * colours * darkness * np.asarray(tint)
+    return np.clip(colours, 0, 1)
+
+
+def shading(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Lambertian shading factor (N,) of posed vertices under a random light from the camera side."""
+    cross = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]])
+    normals = np.zeros_like(vertices)
+    for corner in range(3):
+        np.add.at(normals, faces[:, corner], cross)
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    normals *= np.sign((normals[:, 2]).sum())  # the template's winding is consistent: face the camera
+    light = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(0.4, 1.5)])
+    light /= np.linalg.norm(light)
+    ambient = rng.uniform(0.35, 0.7)
+    return ambient + (1.1 - ambient) * np.clip(normals @ light, 0, 1)
+
+
+def background(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Procedural clutter (size, size, 3) float32 in [0, 1]: multi-scale colour noise and shapes."""
+    image = np.zeros((size, size, 3), np.float32)
+    for cells, weight in ((2, 0.6), (6, 0.3), (24, 0.1)):
+        grid = rng.uniform(0, 1, (cells, cells, 3)).astype(np.float32)
+        image += weight * cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
+    for _ in range(rng.integers(0, 6)):
+        colour = tuple(float(c) for c in rng.uniform(0, 1, 3))
+        centre = tuple(int(c) for c in rng.integers(0, size, 2))
+        extent = int(rng.integers(size // 16, size // 3))
+        if rng.random() < 0.5:
+            cv2.circle(image, centre, extent, colour, -1)
+        else:
+            cv2.rectangle(image, centre, (centre[0] + extent, centre[1] + extent // 2), colour, -1)
+    return np.clip(image, 0, 1)
+
+
+def finish(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Camera blur and noise on a float image in [0, 1]; uint8 (H, W, 3) out."""
+    blur = rng.uniform(0, 1.0)
+    if blur > 0.3:
+        image = cv2.GaussianBlur(image, (0, 0), blur)
+    image = image * 255 + rng.normal(0, rng.uniform(0, 5), image.shape)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+class SyntheticDataset(Dataset):
+    """``count`` samples of :class:`SyntheticFaces` as a torch Dataset, made once and kept.
+
+    The samples are rendered when the dataset is built (in ``workers`` processes), kept in
+    memory as compact arrays (crop uint8, landmarks, front-surface map; about 64 kB per
+    sample at 96 px) and, with ``cache``, saved to / reloaded from a ``.npz`` file whose
+    name records every parameter, so a resumed run does not render them again.
+
+    Parameters
+    ----------
+    count : int
+        Number of samples (indices 0 .. count - 1 of the generator).
+    size : {192, 96, 48, 24}, default: 192
+        Crop side; the volume has ``200 * size / 192`` depth bins.
+    seed : int, default: 0
+        Generator seed.
+    max_yaw : float, default: 90.0
+        Largest absolute yaw in degrees.
+    cache : path, optional
+        Folder for the ``.npz`` cache.
+    workers : int, default: 0
+        Processes rendering the samples (used for more than 256 samples; 0 or 1: render
+        in this process).
+    progress : bool, default: False
+        Show a tqdm bar while rendering.
+
+    Items are dicts like :class:`~vrn_studio.train.FolderDataset`'s: ``image`` (3, size,
+    size) float32 in [0, 1], ``volume`` (D, size, size) float32 in {0, 1}, ``landmarks``
+    (68, 2) float32 crop pixels.
+    """
+
+    def __init__(
+        self, count: int, *, size: int = CROP_SIZE, seed: int = 0, max_yaw: float = 90.0,
+        cache: str | Path | None = None, workers: int = 0, progress: bool = False,
+    ) -> None:
+        if not (isinstance(count, int) and count >= 1):
+            raise ValueError(f"count must be a positive integer; got {count!r}")
+        self.faces = SyntheticFaces(seed, size=size, max_yaw=max_yaw)
+        self.depth_bins = self.faces.depth_bins
+        name = f"synthetic-v{GENERATOR_VERSION}-seed{seed}-n{count}-size{size}-yaw{max_yaw:g}.npz"
+        path = Path(cache) / name if cache is not None else None
+        if path is not None and path.is_file():
+            with np.load(path) as data:
+                self.images, self.landmarks, self.fronts = data["images"], data["landmarks"], data["fronts"]
+            return
+        arrays = _render_all(self.faces, count, workers, progress)
+        self.images, self.landmarks, self.fronts = arrays
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_open(path, overwrite=True) as out:
+                np.savez(out, images=self.images, landmarks=self.landmarks, fronts=self.fronts)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {
+            "image": torch.from_numpy(self.images[index]).permute(2, 0, 1).float().div_(255),
+            "volume": torch.from_numpy(volume_from_front(self.fronts[index], self.depth_bins)).float(),
+            "landmarks": torch.from_numpy(self.landmarks[index]),
+        }
+
+
+GENERATOR_VERSION = 1
+"""Bumped whenever a change to the generator changes its samples (invalidates caches)."""
+
+
+def _render_range(faces: SyntheticFaces, indices: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    samples = [faces.sample(i) for i in indices]
+    return (
+        np.stack([s.image for s in samples]),
+        np.stack([s.landmarks for s in samples]).astype(np.float32),
+        np.stack([s.front for s in samples]),
+    )
+
+
+def _render_all(
+    faces: SyntheticFaces, count: int, workers: int, progress: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    chunks = [range(start, min(start + 64, count)) for start in range(0, count, 64)]
+    bar = tqdm(total=count, desc="rendering synthetic faces", unit="face", disable=not progress)
+    parts = []
+    if workers > 1 and count > 256:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for part, chunk in zip(pool.map(_render_range, [faces] * len(chunks), chunks), chunks, strict=True):
+                parts.append(part)
+                bar.update(len(chunk))
+    else:
+        for chunk in chunks:
+            parts.append(_render_range(faces, chunk))
+            bar.update(len(chunk))
+    bar.close()
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))  # type: ignore[return-value]
+
+
+def write_folder(
+    faces: SyntheticFaces,
+    folder: str | Path,
+    count: int,
+    *,
+    yaw: float | None = None,
+    first: int = 0,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write samples ``first .. first + count - 1`` in the dataset folder format; return the photos.
+
+    Each sample ``NAME`` (``synthetic-<seed>-<index>``) becomes ``NAME.png`` (the crop, as
+    the photo), ``NAME.obj`` (its exact mesh, in the photo's pixels, z towards the camera)
+    and ``NAME.landmarks.json`` (2D and 3D landmarks): what :mod:`vrn_studio.eval.dataset`
+    reads, so ``vrn-studio evaluate`` measures a model on them. ``yaw`` (degrees) fixes the
+    pose's yaw, its sign alternating from one sample to the next (left and right profiles).
+    Files are written atomically; existing ones are kept unless ``overwrite``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    photos = []
+    for index in range(first, first + count):
+        signed = None if yaw is None else (yaw if index % 2 == 0 else -yaw)
+        face = faces.sample(index, yaw=signed)
+        stem = folder / f"synthetic-{faces.seed}-{index:05d}"
+        photos.append(write_png(stem.with_suffix(".png"), face.image, overwrite=overwrite))
+        atomic_write(stem.with_suffix(".obj"), export_obj(Mesh(face.vertices, face.faces)), overwrite=overwrite)
+        marks = {
+            "landmarks": np.round(face.landmarks, 4).tolist(),
+            "landmarks_3d": np.round(face.landmarks_3d, 4).tolist(),
+            "pose_degrees": {"yaw": face.yaw, "pitch": face.pitch, "roll": face.roll},
+        }
+        atomic_write(Path(f"{stem}{LANDMARKS_SUFFIX}"), (json.dumps(marks) + "\n").encode(), overwrite=overwrite)
+    return photos
