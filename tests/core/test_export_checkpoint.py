@@ -1,0 +1,75 @@
+"""A trained checkpoint becomes an installed model the pipeline runs (guided, smaller crop)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.fakes import ASTRONAUT_LANDMARKS
+from vrn_studio import Reconstructor
+from vrn_studio.cli.main import main as cli_main
+from vrn_studio.errors import VrnStudioError, WeightsError
+from vrn_studio.image import sample_image_path
+from vrn_studio.model import VRNGuided
+from vrn_studio.train.config import TrainConfig
+from vrn_studio.train.export import export_checkpoint
+from vrn_studio.train.loop import build_dataset, train
+from vrn_studio.weights import load_model
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One epoch of a tiny guided network on four synthetic faces at 48 px."""
+    folder = tmp_path_factory.mktemp("run")
+    config = TrainConfig(
+        variant="guided", features=8, stacks=1, hourglass_depth=2, input_size=48, depth_bins=50,
+        batch_size=2, epochs=1, data="synthetic", synthetic_samples=4, out_dir=folder,
+    )
+    return train(config, build_dataset(config), device="cpu", progress=False)
+
+
+def test_cli_exports_a_checkpoint_as_a_guided_model(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli_main(["weights", "import", str(checkpoint), "--name", "tiny-guided", "--out", str(tmp_path),
+                     "--licence", "MIT"])
+    assert code == 0 and "Exported the trained network" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "tiny-guided.json").read_text())
+    assert manifest["variant"] == "guided" and manifest["norm"] == "running" and manifest["licence"] == "MIT"
+    assert manifest["architecture"] == {
+        "features": 8, "stacks": 1, "depth_bins": 50, "hourglass_depth": 2, "input_size": 48,
+    }
+    loaded = load_model(tmp_path / "tiny-guided.json")
+    assert isinstance(loaded.model, VRNGuided) and loaded.model.input_size == 48
+    assert all(m.norm == "running" for m in loaded.model.modules() if hasattr(m, "norm"))
+
+
+def test_the_pipeline_runs_the_exported_model_at_the_release_resolution(checkpoint: Path, tmp_path: Path) -> None:
+    manifest = export_checkpoint(checkpoint, "tiny", out_dir=tmp_path)
+    rec = Reconstructor(manifest, landmarker="dlib", device="cpu")
+    assert rec.model_name == "tiny"
+    result = rec.reconstruct(sample_image_path(), face=ASTRONAUT_LANDMARKS)
+    assert result.volume is not None and result.volume.shape == (200, 192, 192)
+    assert result.model == "tiny"
+    # The landmarks drive it: moving them changes the volume.
+    moved = rec.predict_volume(result.crop, result.landmarks_crop + [20.0, 0.0])
+    assert np.abs(moved - result.volume).max() > 1e-4
+    with pytest.raises(VrnStudioError, match="landmarks"):
+        rec.predict_volume(result.crop)
+
+
+def test_export_refuses_what_cannot_run_or_exists(checkpoint: Path, tmp_path: Path) -> None:
+    export_checkpoint(checkpoint, "twice", out_dir=tmp_path)
+    with pytest.raises(VrnStudioError, match="already exists"):
+        export_checkpoint(checkpoint, "twice", out_dir=tmp_path)
+    with pytest.raises(WeightsError, match="cannot export"):
+        export_checkpoint(tmp_path / "missing.json", "none", out_dir=tmp_path)
+    meta = json.loads(checkpoint.read_text())
+    meta["config"]["variant"] = "multitask"
+    fake = tmp_path / "multitask.json"
+    fake.write_text(json.dumps(meta))
+    with pytest.raises(WeightsError, match="multitask"):
+        export_checkpoint(fake, "multi", out_dir=tmp_path)
