@@ -91,7 +91,7 @@ def test_sha256_file_streams(tmp_path):
 # ---------------------------------------------------------------- search order
 
 
-def test_search_path_order(store):
+def test_search_path_order(store, shipped_weights):
     assert search_paths() == [store["env1"], store["env2"], store["user"], project_dir()]
     assert project_dir() == REPO_ROOT / "weights"
 
@@ -215,7 +215,8 @@ def test_every_file_in_project_weights_has_a_correct_manifest():
     folder = REPO_ROOT / "weights"
     files = {p.name for p in folder.iterdir() if p.is_file()} - {"README.md"} if folder.is_dir() else set()
     manifests = [Manifest.read(folder / name) for name in files if name.endswith(".json")]
-    covered = {m.file for m in manifests} | {name for name in files if name.endswith(".json")}
+    cards = {f"{m.name}.md" for m in manifests}  # a model card may sit beside its model
+    covered = {m.file for m in manifests} | {name for name in files if name.endswith(".json")} | cards
     assert files <= covered, f"files without a manifest in weights/: {sorted(files - covered)}"
     for manifest in manifests:
         weights = folder / manifest.file

@@ -598,7 +598,8 @@ class MainWindow(QMainWindow):
             self, "About VRN Studio",
             f"<b>VRN Studio {__version__}</b><p>3D face reconstruction from one photo with the Volumetric "
             "Regression Network (Jackson et al., ICCV 2017).</p><p>MIT licence. Sample photos are public "
-            "domain; the VRN weights are the authors' (MIT).</p>",
+            "domain; the released VRN weights are the authors' (MIT); the built-in model vrn-studio-guided was "
+            "trained by VRN Studio on synthetic faces (MIT; see weights/vrn-studio-guided.md).</p>",
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802, D102

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
+import torch
+
 from vrn_studio.errors import WeightsError
+from vrn_studio.mesh import DEFAULT_LEVEL
 from vrn_studio.model import NormMode
 from vrn_studio.train.config import TrainConfig
 from vrn_studio.train.loop import CheckpointError, build_model, latest_checkpoint, load_checkpoint
@@ -24,6 +28,7 @@ def export_checkpoint(
     source: str = SOURCE,
     licence: str = "unspecified",
     norm: NormMode = "running",
+    iso_level: float | None = DEFAULT_LEVEL,
     overwrite: bool = False,
 ) -> Path:
     """Write a checkpoint's network as model ``name``; return the manifest's path.
@@ -32,6 +37,14 @@ def export_checkpoint(
     recorded exactly) and its weights loaded; the manifest gets the variant, the
     architecture (with ``input_size``, which :func:`~vrn_studio.model.release_volume`
     uses to run it on the pipeline's 192 px crops) and ``norm``.
+
+    Calibration: a network trained with the per-voxel cross-entropy puts its surface where
+    the probability crosses 0.5, while the pipeline meshes at the release's iso level
+    (10/255, where the released network puts its surface). With ``iso_level`` the output
+    layer's bias is shifted by ``logit(iso_level)``, so the exported probability equals
+    ``iso_level`` exactly where the trained one equals 0.5: the model's own surface is what
+    every consumer (CLI, app, volume export) meshes at the default level, and the
+    low-confidence voxels around it fall well below it. ``None`` exports unchanged.
 
     Parameters
     ----------
@@ -46,6 +59,8 @@ def export_checkpoint(
     norm : {"running", "image"}, default: "running"
         Batch-norm statistics to run it with: a network trained with batch statistics is
         meant to use its running statistics.
+    iso_level : float or None, default: DEFAULT_LEVEL
+        The iso level in (0, 1) to calibrate the 0.5 decision boundary to (see above).
     overwrite : bool, default: False
         Replace a model of the same name.
 
@@ -65,6 +80,11 @@ def export_checkpoint(
             raise WeightsError("multitask checkpoints cannot be exported yet: the pipeline runs unguided and guided")
         model = build_model(config)
         load_checkpoint(path, model)
+        if iso_level is not None:
+            if not 0 < iso_level < 1:
+                raise ValueError(f"iso_level must be in (0, 1); got {iso_level}")
+            with torch.no_grad():
+                model.head[-1].bias += math.log(iso_level / (1 - iso_level))
     except (OSError, ValueError, KeyError, CheckpointError) as exc:
         raise WeightsError(f"cannot export {checkpoint}: {exc}") from exc
     architecture = {

@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 ENV_VAR = "VRN_STUDIO_WEIGHTS"
 """Environment variable with extra weights folders, searched first."""
-DEFAULT_MODELS: tuple[str, ...] = ("vrn-unguided",)
+DEFAULT_MODELS: tuple[str, ...] = ("vrn-unguided", "vrn-studio-guided")
 """Models ``"default"`` means, in order of preference; the first installed one is used."""
 PICKLE_SUFFIXES = frozenset({".pth", ".pt", ".ckpt", ".pkl", ".pickle"})
 """File name endings of pickle-based checkpoints, which are never loaded."""
