@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
-from vrn_studio.gui.main_window import NO_MODEL_TEXT, MainWindow, qimage_to_rgb
+from vrn_studio.gui.main_window import NO_MODEL_TEXT, MainWindow, build_reconstructor, qimage_to_rgb
 from vrn_studio.gui.settings import SettingsStore
 from vrn_studio.image import sample_image_path
 from vrn_studio.pipeline import Reconstructor
@@ -127,6 +127,17 @@ def test_export_error_is_shown_not_raised(qtbot, make_window, tmp_path) -> None:
     window.export("glb", tmp_path / "missing-folder" / "face.glb")
     qtbot.waitUntil(lambda: window.message.isVisible(), timeout=10_000)
     assert "does not exist" in window.message.label.text()
+
+
+def test_the_built_in_model_reconstructs_the_sample_by_default(qtbot, make_window, shipped_weights) -> None:
+    window = make_window(factory=build_reconstructor)  # the app's own factory: settings say "default"
+    _open_and_wait(qtbot, window)
+    assert window.result is not None and window.result.model == "vrn-studio-guided"
+    assert window.result.mesh is not None and window.result.mesh.n_faces > 10_000
+    assert "model vrn-studio-guided" in window.stage_label.text()
+    assert not window.message.isVisible() or window.message.label.text() != NO_MODEL_TEXT
+    shot = window.viewport.screenshot()
+    assert (np.abs(shot.astype(int) - shot[2, 2].astype(int)).sum(axis=2) > 40).mean() > 0.05
 
 
 def test_without_weights_the_window_says_what_to_do(qtbot, make_window) -> None:
