@@ -1,8 +1,9 @@
 """Take the README's screenshots of the real app on the bundled sample photo.
 
 Run under a display, e.g. ``xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/screenshots.py``.
-It uses the installed default model (or none, and then shows what the app shows without
-weights) and a throw-away settings file, and writes PNGs into docs/screenshots/. With
+It uses the default model (the published weights when installed, else the built-in
+vrn-studio-guided) and a throw-away settings file, and writes PNGs into docs/screenshots/
+(the before/after bump-removal shot only when the run removed something). With
 ``--synthetic`` the network is the test suite's ``EllipsoidNet`` (a fixed ellipsoid and one
 detached blob, not a face reconstruction), to show the 3D panel and bump removal.
 """
@@ -63,7 +64,7 @@ def main() -> int:
         wait(window.runner.resultReady)  # queued from the worker, so connecting after the start is safe
         settle()
         shots = {f"{prefix}main-window.png": window.grab()}
-        if window.result is not None and window.result.mesh is not None:
+        if window.result is not None and window.result.bumps is not None and window.result.bumps.removed_sizes:
             window.before_action.setChecked(True)
             window.removed_action.setChecked(True)
             settle()
