@@ -3,12 +3,11 @@ file, with bounded memory and thread counts (the 10-minute run is the script its
 
 from __future__ import annotations
 
-import importlib.util
+import json
+import os
+import subprocess
 import sys
-import threading
 from pathlib import Path
-
-import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "soak.py"
 DURATION_S, INTERVAL_S, WARM_UP_S = 14.0, 0.5, 4.0
@@ -20,27 +19,24 @@ OS_THREAD_SPREAD = 2
 """Allowed spread of the process's thread count (Qt, VTK and torch pools included) while streaming."""
 
 
-@pytest.fixture(scope="module")
-def soak_script():
-    spec = importlib.util.spec_from_file_location("soak", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_short_soak_has_bounded_memory_and_threads(qtbot, make_window, soak_script, tmp_path: Path) -> None:
-    video = soak_script.write_clip(tmp_path / "face.mp4")
-    window = make_window()
-    baseline = threading.active_count()
-    samples = soak_script.soak(window, video, duration_s=DURATION_S, interval_s=INTERVAL_S)
-    figures = soak_script.summary(samples, WARM_UP_S)
+def test_short_soak_has_bounded_memory_and_threads(tmp_path: Path) -> None:
+    # In its own process, as the app runs: inside the test session the heap already holds
+    # gigabytes shaped by hundreds of earlier tests, and its fragmentation (not the live
+    # path) decided whether the same run grew by 1 MiB or by 65 MiB.
+    out = tmp_path / "soak.json"
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--minutes", str(DURATION_S / 60), "--interval", str(INTERVAL_S),
+         "--warm-up", str(WARM_UP_S), "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env=os.environ.copy(), check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(out.read_text())["summary"]
     print(figures)  # shown with -s
     assert figures["frames_reconstructed"] >= 5 and figures["frames_captured"] > 100
     assert figures["rss_peak_growth_mb"] < RSS_GROWTH_BOUND_MB
-    assert figures["python_threads_min"] == figures["python_threads_max"] == baseline + 2  # capture, inference
+    # Streaming adds exactly two Python threads (capture, inference), gone after stop.
+    assert figures["python_threads_min"] == figures["python_threads_max"] == figures["python_threads_after_stop"] + 2
     assert figures["os_threads_max"] - figures["os_threads_min"] <= OS_THREAD_SPREAD
-    assert figures["python_threads_after_stop"] == baseline
     # Where PySide6 leaks references to None (docs/reliability.md), a day at this rate must
     # not use them up: the interpreter aborts when the count reaches zero.
     assert figures["none_refs_end"] > figures["none_refs_lost_per_s"] * 86_400
