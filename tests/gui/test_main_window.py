@@ -197,6 +197,17 @@ def test_settings_and_recent_files_persist(qtbot, make_window, tmp_path) -> None
     assert reopened.last_dir == str(ASTRONAUT.parent)
 
 
+def test_recent_files_menu_opens_the_photo(qtbot, make_window) -> None:
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    first = window.recent_menu.actions()[0]
+    assert first.text() == str(ASTRONAUT)
+    window.result = None
+    with qtbot.waitSignal(window.runner.resultReady, timeout=60_000):
+        first.trigger()
+    assert window.result is not None and window.result.source == ASTRONAUT
+
+
 def test_manual_box_reconstructs_that_region(qtbot, make_window) -> None:
     window = make_window()
     _open_and_wait(qtbot, window)

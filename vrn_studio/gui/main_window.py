@@ -390,7 +390,10 @@ class MainWindow(QMainWindow):
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         for path in self.settings.recent_files:
-            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
+            # Connected explicitly: PySide6's addAction(text, callable) overload resolution once
+            # took the lambda for another object ("QSurface has no attribute connect").
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
         self.recent_menu.setEnabled(bool(self.settings.recent_files))
 
     # ------------------------------------------------------------- run signals
@@ -517,7 +520,8 @@ class MainWindow(QMainWindow):
         self.camera_menu.clear()
         cameras = list_cameras()
         for index in cameras:
-            self.camera_menu.addAction(f"Camera {index}", lambda i=index: self.start_webcam(i))
+            action = self.camera_menu.addAction(f"Camera {index}")
+            action.triggered.connect(lambda _checked=False, i=index: self.start_webcam(i))
         if not cameras:
             self.camera_menu.addAction("No camera found").setEnabled(False)
 
