@@ -12,7 +12,7 @@ from scipy.spatial import cKDTree
 
 from vrn_studio.cli.main import main as cli_main
 from vrn_studio.crop import release_transform
-from vrn_studio.eval.dataset import iter_samples
+from vrn_studio.eval.dataset import iter_samples, read_mesh
 from vrn_studio.mesh import volume_to_mesh
 from vrn_studio.model import VRN, release_volume
 from vrn_studio.train.augment import FLIP_PERMUTATION
@@ -24,7 +24,6 @@ from vrn_studio.train.synthetic import (
     SyntheticDataset,
     SyntheticFaces,
     load_template,
-    read_obj,
     rotation_matrix,
     volume_from_front,
     write_folder,
@@ -46,8 +45,8 @@ def test_same_seed_and_index_give_the_same_sample_and_others_differ(faces: Synth
 
 
 def test_template_is_the_mediapipe_mesh_subdivided_with_landmarks_mirrored() -> None:
-    raw_vertices, raw_faces = read_obj(TEMPLATE_PATH)
-    assert raw_vertices.shape == (468, 3) and raw_faces.shape == (898, 3)
+    raw = read_mesh(TEMPLATE_PATH)
+    assert raw.vertices.shape == (468, 3) and raw.faces.shape == (898, 3)
     t = load_template()
     assert len(t.vertices) > 7000 and len(t.faces) == 898 * 16
     marks = t.vertices[t.landmarks]

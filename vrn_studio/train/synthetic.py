@@ -54,10 +54,10 @@ from tqdm import tqdm
 
 from vrn_studio._io import atomic_open, atomic_write
 from vrn_studio.crop import CROP_SIZE, release_transform, resize_points
-from vrn_studio.eval.dataset import LANDMARKS_SUFFIX
+from vrn_studio.eval.dataset import LANDMARKS_SUFFIX, read_mesh
 from vrn_studio.export import export_obj
 from vrn_studio.image import load_image
-from vrn_studio.mesh import Mesh
+from vrn_studio.mesh import Mesh, vertex_normals
 from vrn_studio.pipeline.save import write_png
 from vrn_studio.train.augment import FLIP_PERMUTATION
 from vrn_studio.train.voxelise import front_surface
@@ -105,31 +105,14 @@ class Template:
     landmarks: np.ndarray
 
 
-def read_obj(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices (N, 3) float64 and triangles (M, 3) int64 of a Wavefront OBJ (``v`` / ``f`` lines).
-
-    Polygons are fanned into triangles; texture and normal indices are ignored.
-    """
-    vertices, faces = [], []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if not parts:
-            continue
-        if parts[0] == "v":
-            vertices.append([float(p) for p in parts[1:4]])
-        elif parts[0] == "f":
-            ids = [int(p.split("/")[0]) - 1 for p in parts[1:]]
-            faces.extend([ids[0], ids[k], ids[k + 1]] for k in range(1, len(ids) - 1))
-    return np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
-
-
 @lru_cache(maxsize=4)
 def load_template(path: str | None = None, subdivisions: int = 2) -> Template:
     """The canonical face mesh, Loop-subdivided ``subdivisions`` times (landmark vertices keep
     their indices; subdivision appends the new vertices)."""
     from trimesh.remesh import subdivide_loop
 
-    vertices, faces = read_obj(path or TEMPLATE_PATH)
+    mesh = read_mesh(path or TEMPLATE_PATH)
+    vertices, faces = mesh.vertices.astype(np.float64), mesh.faces
     if subdivisions:
         vertices, faces = subdivide_loop(vertices, faces, iterations=subdivisions)
     return Template(np.asarray(vertices, np.float64), np.asarray(faces, np.int64),
@@ -358,11 +341,7 @@ def _procedural_texture(template: Template, rng: np.random.Generator) -> np.ndar
 
 def shading(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Lambertian shading factor (N,) of posed vertices under a random light from the camera side."""
-    cross = np.cross(vertices[faces[:, 1]] - vertices[faces[:, 0]], vertices[faces[:, 2]] - vertices[faces[:, 0]])
-    normals = np.zeros_like(vertices)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], cross)
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    normals = vertex_normals(Mesh(vertices, faces)).astype(np.float64)
     normals *= np.sign((normals[:, 2]).sum())  # the template's winding is consistent: face the camera
     light = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(0.4, 1.5)])
     light /= np.linalg.norm(light)
@@ -459,8 +438,11 @@ class SyntheticDataset(Dataset):
         }
 
 
-GENERATOR_VERSION = 1
-"""Bumped whenever a change to the generator changes its samples (invalidates caches)."""
+GENERATOR_VERSION = 2
+"""Bumped whenever a change to the generator changes its samples (invalidates caches).
+Version 2: the template read through :func:`vrn_studio.eval.dataset.read_mesh` (float32
+coordinates) and shaded with :func:`vrn_studio.mesh.vertex_normals`; samples differ from
+version 1 (which made the built-in model's data) only by float rounding."""
 
 
 def _render_range(faces: SyntheticFaces, indices: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
