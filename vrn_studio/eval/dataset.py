@@ -37,8 +37,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -282,7 +283,7 @@ def photos_300w_lp(folder: str | os.PathLike[str]) -> list[Path]:
     return photos
 
 
-def iter_300w_lp(folder: str | os.PathLike[str], model: str | os.PathLike[str]) -> Iterator[Sample]:
+def iter_300w_lp(folder: str | os.PathLike[str], model: str | os.PathLike[str] | None) -> Iterator[Sample]:
     """Samples of the 300W-LP layout, meshes from the user's morphable model file ``model``.
 
     300W-LP holds ``AFW/``, ``HELEN/``, ``IBUG/``, ``LFPW/`` (and ``*_Flip/``) folders of
@@ -292,14 +293,37 @@ def iter_300w_lp(folder: str | os.PathLike[str], model: str | os.PathLike[str]) 
     Raises
     ------
     DatasetError, ModelFileError
-        Missing folder, no photo, a bad ``.mat``, or an unusable model file.
+        Missing folder or model (None), no photo, a bad ``.mat``, or an unusable model file.
     """
     root = _existing_dir(folder)
-    bfm = load_morphable_model(model)
-    for photo in photos_300w_lp(root):
-        sample = read_300w_lp(photo, bfm)
+    photos, read = photo_reader(root, "300w-lp", bfm=model)
+    for photo in photos:
+        sample = read(photo)
         yield Sample(photo.relative_to(root).with_suffix("").as_posix(), photo, sample.mesh,
                      sample.landmarks, sample.landmarks_3d)
+
+
+def photo_reader(
+    folder: str | os.PathLike[str], layout: str, *, bfm: str | os.PathLike[str] | None = None
+) -> tuple[list[Path], Callable[[Path], Sample]]:
+    """The photos of a ``"folder"`` or ``"300w-lp"`` dataset and the function reading one's sample.
+
+    For readers that fetch samples by index (training); ``bfm`` is the model file 300W-LP needs.
+
+    Raises
+    ------
+    DatasetError
+        Another layout, ``"300w-lp"`` without ``bfm``, a missing folder or no photo.
+    ModelFileError
+        An unusable model file.
+    """
+    if layout == "folder":
+        return sample_photos(folder), read_sample
+    if layout == "300w-lp":
+        if bfm is None:
+            raise DatasetError("The 300W-LP layout needs the Basel Face Model its meshes are made from (bfm)")
+        return photos_300w_lp(folder), partial(read_300w_lp, model=load_morphable_model(bfm))
+    raise DatasetError(f"Unknown layout {layout!r} for reading photos one by one. Available: folder, 300w-lp.")
 
 
 LAYOUTS: tuple[str, ...] = ("folder", "aflw2000", "florence", "300w-lp")
@@ -317,8 +341,6 @@ def iter_dataset(
         Unknown layout, ``"300w-lp"`` without ``bfm``, or what the layout's reader raises.
     """
     if layout == "300w-lp":
-        if bfm is None:
-            raise DatasetError("The 300W-LP layout needs the Basel Face Model its meshes are made from (bfm)")
         return iter_300w_lp(folder, bfm)
     readers = {"folder": iter_samples, "aflw2000": iter_aflw2000_3d, "florence": iter_florence}
     if layout not in readers:

@@ -28,17 +28,13 @@ from its parameters (:func:`vrn_studio.eval.dataset.read_300w_lp`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from functools import partial
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from vrn_studio.crop import CropTransform, crop_image, release_transform
-from vrn_studio.eval.bfm import load_morphable_model
-from vrn_studio.eval.dataset import DatasetError, Sample, photos_300w_lp, read_300w_lp, read_sample, sample_photos
+from vrn_studio.eval.dataset import photo_reader
 from vrn_studio.image import load_image
 from vrn_studio.train.augment import augment, sample_params
 from vrn_studio.train.voxelise import voxelise
@@ -74,7 +70,7 @@ class FolderDataset(Dataset):
     ------
     DatasetError
         The folder does not exist or holds no photo (the other files are read, and checked,
-        per item).
+        per item), or the layout is unknown or lacks its ``bfm``.
     ValueError
         ``size`` or ``depth_bins`` is not a positive integer.
     """
@@ -85,16 +81,7 @@ class FolderDataset(Dataset):
     ) -> None:
         if not (isinstance(size, int) and size > 0 and isinstance(depth_bins, int) and depth_bins > 0):
             raise ValueError(f"size and depth_bins must be positive integers; got {size!r} and {depth_bins!r}")
-        if layout == "300w-lp":
-            if bfm is None:
-                raise DatasetError("The 300W-LP layout needs the Basel Face Model its meshes are made from (bfm)")
-            self.photos = photos_300w_lp(folder)
-            self._read: Callable[[Path], Sample] = partial(read_300w_lp, model=load_morphable_model(bfm))
-        elif layout == "folder":
-            self.photos = sample_photos(folder)
-            self._read = read_sample
-        else:
-            raise DatasetError(f"Unknown training layout {layout!r}. Available: folder, 300w-lp.")
+        self.photos, self._read = photo_reader(folder, layout, bfm=bfm)
         self.size = size
         self.depth_bins = depth_bins
         self.augment = augment
