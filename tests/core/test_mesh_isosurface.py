@@ -74,10 +74,12 @@ def test_volume_touching_the_border_gives_a_closed_surface() -> None:
     assert mesh.vertices[:, 2].max() == pytest.approx(9.5 * 0.5)
 
 
-def test_methods_agree_and_wind_the_same_way() -> None:
+@pytest.mark.parametrize("method", ["flying-edges", "mcubes"])
+def test_methods_agree_and_wind_the_same_way(method: str) -> None:
+    pytest.importorskip("mcubes" if method == "mcubes" else "vtkmodules")
     volume = small_head()
     a = volume_to_mesh(volume, method="skimage")
-    b = volume_to_mesh(volume, method="mcubes")
+    b = volume_to_mesh(volume, method=method)
     assert abs(a.n_vertices - b.n_vertices) <= 0.01 * a.n_vertices
     d_ab, _ = cKDTree(b.vertices).query(a.vertices)
     d_ba, _ = cKDTree(a.vertices).query(b.vertices)
@@ -86,7 +88,31 @@ def test_methods_agree_and_wind_the_same_way() -> None:
     assert signed_volume(b) > 0
     _, nearest = cKDTree(b.vertices).query(a.vertices)
     assert (np.einsum("ij,ij->i", a.normals, b.normals[nearest]) > 0.9).all()
-    assert volume_to_mesh(volume, method="auto").n_vertices == a.n_vertices
+
+
+def test_auto_is_flying_edges_when_vtk_is_installed() -> None:
+    pytest.importorskip("vtkmodules")
+    volume = small_head()
+    auto, fe = volume_to_mesh(volume), volume_to_mesh(volume, method="flying-edges")
+    np.testing.assert_array_equal(auto.faces, fe.faces)
+    np.testing.assert_array_equal(auto.vertices, fe.vertices)
+
+
+def test_normals_are_the_field_gradient_through_z_scale() -> None:
+    """A plane tilted in (x, depth) has one normal; z_scale changes it as a normal transforms."""
+    d, _, x = np.mgrid[:20, :10, :12].astype(np.float32)
+    ramp = 0.5 + 0.02 * (10 - d - 0.5 * x)  # linear: falls along +d and +x, 0.5 on a tilted plane
+    for method in ("flying-edges", "skimage", "mcubes"):
+        pytest.importorskip({"flying-edges": "vtkmodules", "mcubes": "mcubes"}.get(method, "skimage"))
+        for z_scale in (0.5, 1.0):
+            mesh = volume_to_mesh(ramp, level=0.5, z_scale=z_scale, method=method)
+            x, y, depth = mesh.vertices[:, 0], mesh.vertices[:, 1], mesh.vertices[:, 2] / z_scale
+            inner = (np.abs(x - 5) < 3) & (np.abs(y - 5) < 3) & (np.abs(depth - (10 - 0.5 * x)) < 1)
+            assert inner.sum() > 20
+            expected = np.array([0.5, 0.0, 1 / z_scale])
+            np.testing.assert_allclose(
+                mesh.normals[inner], np.tile(expected / np.linalg.norm(expected), (inner.sum(), 1)), atol=2e-3
+            )
 
 
 def test_iso_levels_give_nested_surfaces() -> None:
@@ -178,17 +204,31 @@ def test_bad_arguments_are_named() -> None:
         volume_to_mesh(volume, level=10)
     with pytest.raises(ValueError, match="z_scale"):
         volume_to_mesh(volume, z_scale=0)
-    with pytest.raises(ValueError, match="Available: auto, skimage, mcubes"):
+    with pytest.raises(ValueError, match="Available: auto, flying-edges, skimage, mcubes"):
         volume_to_mesh(volume, method="vtk")
     with pytest.raises(ValueError, match=r"\(40, 40, 3\)"):
         volume_to_mesh(volume, image=np.zeros((192, 192, 3), np.uint8))
 
 
-def test_missing_pymcubes_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "mcubes", None)
+@pytest.mark.parametrize(
+    ("method", "module", "extra"), [("mcubes", "mcubes", "mcubes"), ("flying-edges", "vtkmodules", "fast")]
+)
+def test_missing_backend_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, method: str, module: str, extra: str
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
-    with pytest.raises(MissingDependencyError, match=r"vrn-studio\[fast\]"):
-        volume_to_mesh(small_head(), method="mcubes")
+    with pytest.raises(MissingDependencyError, match=rf"vrn-studio\[{extra}\]"):
+        volume_to_mesh(small_head(), method=method)
+
+
+def test_auto_falls_back_to_scikit_image_without_vtk(monkeypatch: pytest.MonkeyPatch) -> None:
+    volume = small_head()
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    a = volume_to_mesh(volume, method="skimage")
+    auto = volume_to_mesh(volume)
+    np.testing.assert_array_equal(auto.faces, a.faces)
+    np.testing.assert_array_equal(auto.vertices, a.vertices)
 
 
 def test_mesh_to_photo_round_trip() -> None:

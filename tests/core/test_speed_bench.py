@@ -91,8 +91,10 @@ def test_live_path_on_a_video_file(tmp_path: Path, ellipsoid_rec: Reconstructor)
 
 def test_baseline_and_optimised_paths_give_the_same_mesh(ellipsoid_rec: Reconstructor) -> None:
     configs = [
-        PathConfig("baseline", ellipsoid_rec, occupied_only=False, bump_method="reference", description="b"),
-        PathConfig("optimised", ellipsoid_rec, occupied_only=True, bump_method="fast", description="o"),
+        PathConfig("baseline", ellipsoid_rec, occupied_only=False, mesh_method="skimage", bump_method="reference",
+                   description="b"),
+        PathConfig("optimised", ellipsoid_rec, occupied_only=True, mesh_method="auto", bump_method="fast",
+                   description="o"),
     ]
     report = run_paths(configs, sample_image_path("astronaut"), repeat=1, warmup=0, sync=lambda: None,
                        landmarks=LANDMARKS)

@@ -33,9 +33,9 @@ def _crop(shape: tuple[int, int, int]) -> np.ndarray:
         pytest.param((small_head((30, 24, 26)) * 255).astype(np.uint8), id="uint8"),
     ],
 )
-@pytest.mark.parametrize("method", ["skimage", "mcubes"])
+@pytest.mark.parametrize("method", ["flying-edges", "skimage", "mcubes"])
 def test_occupied_sub_volume_meshes_like_the_full_volume(volume: np.ndarray, method: str) -> None:
-    pytest.importorskip("mcubes") if method == "mcubes" else None
+    pytest.importorskip({"flying-edges": "vtkmodules", "mcubes": "mcubes"}.get(method, "skimage"))
     crop = _crop(volume.shape)
     full = volume_to_mesh(volume, image=crop, method=method, occupied_only=False)
     sub = volume_to_mesh(volume, image=crop, method=method)

@@ -115,11 +115,13 @@ def run_benchmark(
     best = choose_fastest_faithful([v for v in result["network_variants"] if v["name"] in built])
     log.info("fastest faithful network variant: %s", best)
 
-    baseline = PathConfig("baseline", built[variants[0].name], occupied_only=False, bump_method="reference",
+    baseline = PathConfig("baseline", built[variants[0].name], occupied_only=False, mesh_method="skimage",
+                          bump_method="reference",
                           description="eager fp32 NCHW; skimage marching cubes on the full volume; "
                                       "pure-Python dynamic labelling")
-    optimised = PathConfig("optimised", built[best], occupied_only=True, bump_method="fast",
-                           description=f"{best}; skimage marching cubes on the occupied sub-volume; "
+    marcher = "VTK flying edges" if importlib.util.find_spec("vtkmodules") else "skimage marching cubes"
+    optimised = PathConfig("optimised", built[best], occupied_only=True, mesh_method="auto", bump_method="fast",
+                           description=f"{best}; {marcher} on the occupied sub-volume; "
                                        "scipy connected components")
     sync = synchronizer(dev)
     result["paths"] = run_paths([baseline, optimised], photo, repeat=repeat, warmup=warmup, sync=sync,

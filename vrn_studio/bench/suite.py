@@ -50,6 +50,8 @@ class PathConfig:
         Runs the network (its options: dtype, channels_last, compile...).
     occupied_only : bool
         Passed to :func:`volume_to_mesh` (False = the full volume).
+    mesh_method : str
+        Marching-cubes backend, passed to :func:`volume_to_mesh` as ``method``.
     bump_method : {"fast", "reference"}
         Passed to :func:`remove_bumps`.
     description : str
@@ -59,6 +61,7 @@ class PathConfig:
     name: str
     reconstructor: Reconstructor
     occupied_only: bool
+    mesh_method: str
     bump_method: str
     description: str
     runs: list[dict[str, float]] = field(default_factory=list)
@@ -106,7 +109,8 @@ def photo_to_mesh(
     volume = config.reconstructor.predict_volume(crop)
     sync()
     lap("network")
-    mesh = volume_to_mesh(volume, level=DEFAULT_LEVEL, image=crop, occupied_only=config.occupied_only)
+    mesh = volume_to_mesh(volume, level=DEFAULT_LEVEL, image=crop, occupied_only=config.occupied_only,
+                          method=config.mesh_method)  # type: ignore[arg-type]
     lap("isosurface")
     kept = remove_bumps(mesh, method=config.bump_method).kept  # type: ignore[arg-type]
     lap("bumps")

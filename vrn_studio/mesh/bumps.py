@@ -184,7 +184,8 @@ def _submesh(mesh: Mesh, vertex_mask: np.ndarray) -> Mesh:
     first vertex is.
     """
     new_index = np.cumsum(vertex_mask) - 1
-    faces = new_index[mesh.faces[vertex_mask[mesh.faces[:, 0]]]]
-    colors = None if mesh.colors is None else mesh.colors[vertex_mask]
-    normals = None if mesh.normals is None else mesh.normals[vertex_mask]
-    return Mesh(mesh.vertices[vertex_mask], faces, colors, normals)
+    faces = new_index[mesh.faces.take(np.flatnonzero(vertex_mask[mesh.faces[:, 0]]), axis=0)]
+    keep = np.flatnonzero(vertex_mask)
+    colors = None if mesh.colors is None else mesh.colors.take(keep, axis=0)
+    normals = None if mesh.normals is None else mesh.normals.take(keep, axis=0)
+    return Mesh(mesh.vertices.take(keep, axis=0), faces, colors, normals)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from vrn_studio.mesh.types import Mesh
 
@@ -43,11 +44,11 @@ def vertex_normals(mesh: Mesh) -> np.ndarray:
         Zero for vertices used by no triangle (or only by degenerate ones).
     """
     cross = _face_cross(mesh.vertices, mesh.faces)
-    sums = np.zeros((mesh.n_vertices, 3), np.float64)
-    for corner in range(3):
-        for axis in range(3):
-            sums[:, axis] += np.bincount(mesh.faces[:, corner], cross[:, axis], minlength=mesh.n_vertices)
-    return _normalise(sums)
+    m = mesh.n_faces
+    corners = sparse.csr_matrix(  # (M, N): triangle -> its three vertices, built without a sort
+        (np.ones(3 * m), mesh.faces.ravel(), np.arange(0, 3 * m + 1, 3)), shape=(m, mesh.n_vertices)
+    )
+    return _normalise(corners.T @ cross)
 
 
 def signed_volume(mesh: Mesh) -> float:
@@ -81,6 +82,7 @@ def _face_cross(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
-    length = np.linalg.norm(vectors, axis=1, keepdims=True)
-    out = np.divide(vectors, length, out=np.zeros_like(vectors), where=length > 0)
-    return out.astype(np.float32)
+    """Rows of ``vectors`` (N, 3) scaled to unit length, float32; zero rows stay zero."""
+    v = np.asarray(vectors)
+    length = np.sqrt(np.einsum("ij,ij->i", v, v))[:, None]
+    return np.divide(v, length, out=np.zeros(v.shape, np.float32), where=length > 0, casting="unsafe")
