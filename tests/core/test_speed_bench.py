@@ -13,7 +13,7 @@ from fakes import ASTRONAUT_LANDMARKS, EllipsoidNet
 from vrn_studio.bench import (
     STAGES,
     Stats,
-    choose_fastest_faithful,
+    choose_fastest,
     faithfulness,
     format_markdown,
     format_summary,
@@ -63,7 +63,8 @@ def test_the_fastest_faithful_variant_wins() -> None:
         {"name": "broken", "error": "no compiler"},
         {"name": "fp16", "batch": 1, "per_crop_ms": {"median": 7.0}, "faithfulness": faithful},
     ]
-    assert choose_fastest_faithful(variants) == "fp16"
+    assert choose_fastest(variants) == "fp16"
+    assert choose_fastest(variants, faithful=False) == "bf16"
 
 
 def test_box_tracker_follows_the_landmarks() -> None:
@@ -113,6 +114,19 @@ def test_committed_results_render_as_tables() -> None:
         assert "| **total** |" in table and "FLOP bound" in table
     summary = format_summary([json.loads(path.read_text()) for path in results])
     assert summary.count("\n") == len(STAGES) + 2 and "| network |" in summary
+
+
+def test_a_fastest_path_gets_its_own_columns() -> None:
+    result = json.loads(sorted((ROOT / "benchmarks" / "results").glob("*.json"))[0].read_text())
+    fastest = json.loads(json.dumps(result["paths"]["optimised"]))
+    fastest["description"] = "int8 (not faithful to fp32)"
+    fastest["total"]["median"] = result["paths"]["baseline"]["total"]["median"] / 4
+    result["paths"]["fastest"] = fastest
+    table = format_markdown(result)
+    assert "| stage | baseline ms | optimised ms | speed-up | fastest ms | speed-up |" in table
+    total_row = next(line for line in table.splitlines() if line.startswith("| **total** |"))
+    assert total_row.endswith("| 4.00x |")
+    assert "Fastest: int8 (not faithful to fp32)" in table
 
 
 def test_benchmark_command_options() -> None:

@@ -6,7 +6,7 @@ Run with ``vrn-studio benchmark`` or ``python benchmarks/run.py``; see docs/benc
 from vrn_studio.bench.live import LatestFrame, run_live, write_test_video
 from vrn_studio.bench.measure import Stats, environment, time_call
 from vrn_studio.bench.report import format_markdown, format_summary
-from vrn_studio.bench.runner import choose_fastest_faithful, result_file_name, run_benchmark
+from vrn_studio.bench.runner import choose_fastest, result_file_name, run_benchmark
 from vrn_studio.bench.suite import STAGES, faithfulness
 from vrn_studio.bench.synthetic import SyntheticHeadVRN, head_logits, head_volume
 
@@ -15,7 +15,7 @@ __all__ = [
     "LatestFrame",
     "Stats",
     "SyntheticHeadVRN",
-    "choose_fastest_faithful",
+    "choose_fastest",
     "environment",
     "faithfulness",
     "format_markdown",

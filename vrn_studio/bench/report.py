@@ -24,13 +24,18 @@ def format_markdown(result: dict[str, Any]) -> str:
     lines = [header, ""]
     paths = result["paths"]
     base, opt = paths["baseline"], paths["optimised"]
-    lines += ["| stage | baseline ms | optimised ms | speed-up |", "|---|---:|---:|---:|"]
+    others = [name for name in paths if name != "baseline"]  # optimised, then e.g. "fastest"
+    lines += ["| stage | baseline ms | " + " | ".join(f"{n} ms | speed-up" for n in others) + " |",
+              "|---|---:|" + "---:|---:|" * len(others)]
     for stage in (*STAGES, "total"):
         b = base["total"] if stage == "total" else base["stages"][stage]
-        o = opt["total"] if stage == "total" else opt["stages"][stage]
-        ratio = b["median"] / o["median"] if o["median"] > 0 else float("inf")
+        cells = []
+        for other in others:
+            o = paths[other]["total"] if stage == "total" else paths[other]["stages"][stage]
+            ratio = b["median"] / o["median"] if o["median"] > 0 else float("inf")
+            cells.append(f"{_ms(o)} | {ratio:.2f}x")
         name = f"**{stage}**" if stage == "total" else stage
-        lines.append(f"| {name} | {_ms(b)} | {_ms(o)} | {ratio:.2f}x |")
+        lines.append(f"| {name} | {_ms(b)} | " + " | ".join(cells) + " |")
     mesh_share = (opt["stages"]["isosurface"]["median"] + opt["stages"]["bumps"]["median"]) / opt["total"]["median"]
     fa = opt["faithfulness"]
     summary = (
@@ -41,6 +46,15 @@ def format_markdown(result: dict[str, Any]) -> str:
         f"mesh distance mean {fa.get('mesh_mean_px', 0):.4f} / max {fa.get('mesh_max_px', 0):.4f} px, "
         f"{opt['mesh_vertices']} vs {base['mesh_vertices']} vertices."
     )
+    if "fastest" in paths:
+        fast = paths["fastest"]
+        ff = fast["faithfulness"]
+        summary += (
+            f" Fastest: {fast['description']}; meshing + bump removal "
+            f"{100 * (fast['stages']['isosurface']['median'] + fast['stages']['bumps']['median']) / fast['total']['median']:.0f}%"
+            f" of its total; vs baseline occupied-voxel IoU {ff['occupied_iou']:.5f}, mesh distance mean "
+            f"{ff.get('mesh_mean_px', 0):.4f} / max {ff.get('mesh_max_px', 0):.4f} px."
+        )
     lines += [
         "",
         summary,

@@ -20,7 +20,6 @@ from vrn_studio.bench.suite import (
     cpu_variants,
     cuda_variants,
     flop_bound,
-    onnxruntime_variant,
     run_paths,
     run_variants,
 )
@@ -38,15 +37,18 @@ FAITHFUL_MESH_PX = 0.05
 """...and its cleaned mesh lies this close to fp32's on average (crop pixels)."""
 
 
-def choose_fastest_faithful(variants: list[dict[str, Any]]) -> str:
-    """Name of the fastest batch-1 variant whose volume stays faithful to the first (fp32) one."""
-    faithful = [
+def choose_fastest(variants: list[dict[str, Any]], *, faithful: bool = True) -> str:
+    """Name of the fastest batch-1 variant; with ``faithful``, of those whose volume stays
+    faithful to the first (fp32) one (:data:`FAITHFUL_IOU`, :data:`FAITHFUL_MESH_PX`)."""
+    candidates = [
         v for v in variants
-        if "error" not in v and v["batch"] == 1
-        and v["faithfulness"]["occupied_iou"] >= FAITHFUL_IOU
-        and v["faithfulness"].get("mesh_mean_px", 0.0) <= FAITHFUL_MESH_PX
+        if "error" not in v and v["batch"] == 1 and (
+            not faithful
+            or v["faithfulness"]["occupied_iou"] >= FAITHFUL_IOU
+            and v["faithfulness"].get("mesh_mean_px", 0.0) <= FAITHFUL_MESH_PX
+        )
     ]
-    return min(faithful, key=lambda v: v["per_crop_ms"]["median"])["name"]
+    return min(candidates, key=lambda v: v["per_crop_ms"]["median"])["name"]
 
 
 def run_benchmark(
@@ -107,13 +109,9 @@ def run_benchmark(
     crop, _ = crop_face(rgb, points)
     variants = cuda_variants(compile) if dev.type == "cuda" else cpu_variants(compile)
     result["network_variants"], built = run_variants(net, dev, variants, crop, repeat=repeat, warmup=warmup)
-    if dev.type == "cpu" and importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
-        reference = built[variants[0].name].predict_volume(crop)
-        result["network_variants"].append(
-            onnxruntime_variant(net, crop, reference, repeat=repeat, warmup=warmup, threads=torch.get_num_threads())
-        )
-    best = choose_fastest_faithful([v for v in result["network_variants"] if v["name"] in built])
-    log.info("fastest faithful network variant: %s", best)
+    timed = [v for v in result["network_variants"] if v["name"] in built]
+    best, fastest = choose_fastest(timed), choose_fastest(timed, faithful=False)
+    log.info("fastest faithful network variant: %s; fastest: %s", best, fastest)
 
     baseline = PathConfig("baseline", built[variants[0].name], occupied_only=False, mesh_method="skimage",
                           bump_method="reference",
@@ -123,9 +121,13 @@ def run_benchmark(
     optimised = PathConfig("optimised", built[best], occupied_only=True, mesh_method="auto", bump_method="fast",
                            description=f"{best}; {marcher} on the occupied sub-volume; "
                                        "scipy connected components")
+    configs = [baseline, optimised]
+    if fastest != best:  # e.g. int8: reported beside the faithful path, never chosen for it
+        configs.append(PathConfig("fastest", built[fastest], occupied_only=True, mesh_method="auto",
+                                  bump_method="fast", description=f"{fastest} (not faithful to fp32); {marcher} "
+                                                                  "on the occupied sub-volume; scipy connected components"))
     sync = synchronizer(dev)
-    result["paths"] = run_paths([baseline, optimised], photo, repeat=repeat, warmup=warmup, sync=sync,
-                                landmarks=landmarks)
+    result["paths"] = run_paths(configs, photo, repeat=repeat, warmup=warmup, sync=sync, landmarks=landmarks)
     rec = built[best]
     result["reconstruct"] = {
         "variant": best,
@@ -133,7 +135,8 @@ def run_benchmark(
                            sync=sync).as_dict(),
     }
     if webcam_seconds > 0:
-        result["live"] = _live(built[variants[0].name], rec, best, photo, webcam_seconds, landmarks)
+        fast = (fastest, built[fastest]) if fastest != best else None
+        result["live"] = _live(built[variants[0].name], rec, best, photo, webcam_seconds, landmarks, fast)
     result["peak_rss_mib"] = round(peak_rss_mib(), 1)
     if dev.type == "cuda":
         result["gpu_peak_mib"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
@@ -141,7 +144,8 @@ def run_benchmark(
 
 
 def _live(
-    naive: Reconstructor, rec: Reconstructor, best: str, photo: Path, seconds: float, landmarks: np.ndarray | None
+    naive: Reconstructor, rec: Reconstructor, best: str, photo: Path, seconds: float, landmarks: np.ndarray | None,
+    fast: tuple[str, Reconstructor] | None = None,
 ) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as folder:
         video = write_test_video(Path(folder) / "pan.avi", photo)
@@ -152,6 +156,9 @@ def _live(
             (f"optimised: {best}, {how}", rec, 1, 30),
             (f"optimised: {best}, {how}, 2 workers", rec, 2, 30),
         ]
+        if fast is not None:
+            runs += [(f"fastest: {fast[0]}, {how}", fast[1], 1, 30),
+                     (f"fastest: {fast[0]}, {how}, 2 workers", fast[1], 2, 30)]
         out = []
         for name, reconstructor, workers, redetect in runs:
             try:

@@ -11,11 +11,12 @@ does with the options chosen for the device.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +218,8 @@ class Variant:
 
 
 def cpu_variants(compile: bool) -> list[Variant]:
-    """The network variants tried on a CPU (compiled ones only when ``compile``)."""
+    """The network variants tried on a CPU (compiled ones only when ``compile``; ONNX Runtime's
+    float32 and int8 when onnx and onnxruntime are installed)."""
     variants = [
         Variant("eager fp32", {}),
         Variant("channels_last", {"channels_last": True}),
@@ -229,7 +231,16 @@ def cpu_variants(compile: bool) -> list[Variant]:
             Variant("compile", {"compile": True}),
             Variant("channels_last + compile", {"channels_last": True, "compile": True}),
         ]
+    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+        variants += [
+            Variant(f"ONNX Runtime {_version('onnxruntime')} fp32", {"runtime": "onnxruntime"}),
+            Variant(f"ONNX Runtime {_version('onnxruntime')} int8", {"runtime": "onnxruntime-int8"}),
+        ]
     return variants
+
+
+def _version(package: str) -> str:
+    return metadata.version(package)
 
 
 def cuda_variants(compile: bool) -> list[Variant]:
@@ -305,40 +316,6 @@ def run_variants(
         entry["faithfulness"] = faithfulness(reference, volume)
         report.append(entry)
     return report, built
-
-
-def onnxruntime_variant(
-    net: VRN, crop: np.ndarray, reference: np.ndarray, *, repeat: int, warmup: int, threads: int
-) -> dict[str, Any]:
-    """Time the network exported to ONNX under ONNX Runtime's CPU provider (needs ``onnx`` and ``onnxruntime``).
-
-    Returns
-    -------
-    dict
-        The same fields as :func:`run_variants`' entries; ``first_call_s`` is export plus session set-up.
-    """
-    import onnxruntime
-
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "vrn.onnx"
-        x = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
-        with warnings.catch_warnings():  # tracer warnings about the input checks
-            warnings.simplefilter("ignore")
-            torch.onnx.export(copy.deepcopy(net).eval(), (x,), str(path), dynamo=False, opset_version=17,
-                              input_names=["x"], output_names=["volume"])
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feed = {"x": x.numpy()}
-    volume = session.run(None, feed)[0][0]
-    first = time.perf_counter() - start
-    stats = time_call(lambda: session.run(None, feed), repeat=repeat, warmup=warmup)
-    return {
-        "name": f"ONNX Runtime {onnxruntime.__version__} (CPU provider)", "options": {}, "batch": 1,
-        "per_crop_ms": stats.as_dict(), "first_call_s": round(first, 2),
-        "faithfulness": faithfulness(reference, volume),
-    }
 
 
 def flop_bound(net: VRN, device: torch.device, peak_tflops: float) -> dict[str, float]:
