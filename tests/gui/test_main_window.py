@@ -10,11 +10,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
 from vrn_studio.gui.main_window import NO_MODEL_TEXT, MainWindow, build_reconstructor, qimage_to_rgb
-from vrn_studio.gui.settings import SettingsStore
+from vrn_studio.gui.settings import AppSettings, SettingsStore
 from vrn_studio.image import sample_image_path
 from vrn_studio.pipeline import Reconstructor
 
@@ -170,13 +171,18 @@ def test_next_and_previous_photo_in_folder(qtbot, make_window, tmp_path) -> None
     assert window.current_path == tmp_path / "a.png"
 
 
-def test_video_file_stands_in_for_a_webcam(qtbot, make_window, tmp_path) -> None:
-    video = tmp_path / "clip.mp4"
+def _write_clip(video: Path) -> Path:
+    """30 frames of the astronaut panning right, 15 frames/s."""
     photo = cv2.imread(str(ASTRONAUT))
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 15, (512, 512))
     for i in range(30):
         writer.write(np.roll(photo, i, axis=1))
     writer.release()
+    return video
+
+
+def test_video_file_stands_in_for_a_webcam(qtbot, make_window, tmp_path) -> None:
+    video = _write_clip(tmp_path / "clip.mp4")
     window = make_window()
     frames = []
     window.webcam.frameReady.connect(lambda frame: frames.append(frame.shape))
@@ -186,6 +192,27 @@ def test_video_file_stands_in_for_a_webcam(qtbot, make_window, tmp_path) -> None
     assert frames[0] == (512, 512, 3)
     assert window.result is not None and window.result.mesh is not None
     window.stop_webcam()
+
+
+def test_live_view_runs_int8_on_a_cpu_and_photos_the_chosen_runtime(qtbot, make_window, tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    from fakes import SlowReconstructor
+
+    store = SettingsStore(tmp_path / "cpu.ini")
+    store.save(AppSettings(device="cpu"))  # runtime "torch", live runtime "auto"
+    runtimes: list[str] = []
+
+    def factory(settings: AppSettings) -> Reconstructor:
+        runtimes.append(settings.runtime)
+        return SlowReconstructor(delay=0.0)
+
+    window = make_window(factory=factory, store=store)
+    _open_and_wait(qtbot, window)
+    assert runtimes == ["torch"]
+    with qtbot.waitSignal(window.webcam.resultReady, timeout=60_000):
+        window.start_webcam(str(_write_clip(tmp_path / "clip.mp4")))
+    window.stop_webcam()
+    assert runtimes == ["torch", "onnxruntime-int8"]
 
 
 def test_settings_and_recent_files_persist(qtbot, make_window, tmp_path) -> None:

@@ -25,6 +25,8 @@ def backends(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, str | None]
     monkeypatch.setattr(
         "vrn_studio.gui.preferences.available_landmarkers", lambda: dict(found["landmarkers"])
     )
+    found["runtimes"] = {"torch": None, "onnxruntime": None, "onnxruntime-int8": None}
+    monkeypatch.setattr("vrn_studio.gui.preferences.available_runtimes", lambda: dict(found["runtimes"]))
     return found
 
 
@@ -54,6 +56,8 @@ def test_edits_come_back_and_the_input_is_untouched(qtbot, backends):
     original = AppSettings(recent_files=["/a.jpg"], camera=1, window_state=b"state")
     dialog = _open(qtbot, original)
     _select(dialog.device_combo, "cpu")
+    _select(dialog.runtime_combo, "onnxruntime")
+    _select(dialog.live_runtime_combo, "torch")
     _select(dialog.bump_combo, "fraction")
     _select(dialog.theme_combo, "dark")
     dialog.level_spin.selectAll()
@@ -65,6 +69,8 @@ def test_edits_come_back_and_the_input_is_untouched(qtbot, backends):
     edited = dialog.settings()
     assert edited == AppSettings(
         device="cpu",
+        runtime="onnxruntime",
+        live_runtime="torch",
         level=0.25,
         bump_mode="fraction",
         min_fraction=0.35,
@@ -118,6 +124,17 @@ def test_unavailable_landmarkers_are_disabled_with_the_reason(qtbot, backends):
     assert _item_enabled(combo, "dlib") and "dlib (offline) here" in _tooltip(combo, "auto")
 
 
+def test_runtimes_without_onnxruntime_are_disabled_with_the_fix(qtbot, backends):
+    backends["runtimes"].update({name: "needs onnx: pip install 'vrn-studio[onnx]'"
+                                 for name in ("onnxruntime", "onnxruntime-int8")})
+    dialog = _open(qtbot, AppSettings())
+    for combo in (dialog.runtime_combo, dialog.live_runtime_combo):
+        assert not _item_enabled(combo, "onnxruntime-int8") and "vrn-studio[onnx]" in _tooltip(combo, "onnxruntime")
+        assert _item_enabled(combo, "torch")
+    assert _item_enabled(dialog.live_runtime_combo, "auto")
+    assert "int8" in _tooltip(dialog.live_runtime_combo, "auto")
+
+
 def test_min_fraction_only_applies_to_the_fraction_mode(qtbot, backends):
     dialog = _open(qtbot, AppSettings(bump_mode="largest"))
     assert not dialog.fraction_spin.isEnabled()
@@ -126,7 +143,8 @@ def test_min_fraction_only_applies_to_the_fraction_mode(qtbot, backends):
 
 
 def test_restore_defaults_and_cancel(qtbot, backends):
-    original = AppSettings(device="cpu", level=0.5, bump_mode="fraction", theme="light", last_dir="/photos")
+    original = AppSettings(device="cpu", runtime="onnxruntime", live_runtime="torch", level=0.5,
+                           bump_mode="fraction", theme="light", last_dir="/photos")
     dialog = _open(qtbot, original)
     qtbot.mouseClick(
         dialog.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults), Qt.MouseButton.LeftButton

@@ -19,6 +19,8 @@ EDITED = AppSettings(
     device="cpu",
     landmarker="dlib",
     model="vrn-unguided",
+    runtime="onnxruntime",
+    live_runtime="torch",
     level=0.25,
     bump_mode="fraction",
     min_fraction=0.3,
@@ -41,6 +43,7 @@ def test_defaults():
     )
     assert (settings.level, settings.bump_mode, settings.min_fraction) == (DEFAULT_LEVEL, "largest", 0.1)
     assert (settings.last_dir, settings.recent_files, settings.camera) == ("", [], 0)
+    assert (settings.runtime, settings.live_runtime) == ("torch", "auto")
     assert AppSettings().recent_files is not settings.recent_files
 
 
@@ -85,6 +88,8 @@ def test_garbage_values_fall_back_to_defaults_one_by_one(tmp_path, caplog):
         "device=quantum\n"
         "landmarker=@Rect(1 2 3 4)\n"
         "model=\n"
+        "runtime=tensorrt\n"
+        "live_runtime=onnxruntime-int8\n"
         "level=1.5\n"
         "bump_mode=largest\n"
         "min_fraction=nan\n"
@@ -97,9 +102,10 @@ def test_garbage_values_fall_back_to_defaults_one_by_one(tmp_path, caplog):
     )
     with caplog.at_level(logging.WARNING, logger="vrn_studio.gui.settings"):
         loaded = SettingsStore(path).load()
-    assert loaded == AppSettings(bump_mode="largest", theme="dark", window_state=b"ok")
+    assert loaded == AppSettings(bump_mode="largest", theme="dark", window_state=b"ok",
+                                 live_runtime="onnxruntime-int8")
     warned = " ".join(record.getMessage() for record in caplog.records)
-    for key in ("device", "landmarker", "model", "level", "min_fraction", "recent_files", "window_geometry"):
+    for key in ("device", "landmarker", "model", "runtime", "level", "min_fraction", "recent_files", "window_geometry"):
         assert f"setting {key}=" in warned
     assert "setting theme=" not in warned
 

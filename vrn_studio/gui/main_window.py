@@ -46,6 +46,7 @@ from vrn_studio.gui.workers import ReconstructionRunner, start_task, user_messag
 from vrn_studio.image import IMAGE_SUFFIXES, list_images, sample_image_path
 from vrn_studio.pipeline import Reconstructor, Result, output_file_name, output_names, write_output
 from vrn_studio.pipeline.overlay import mesh_overlay
+from vrn_studio.pipeline.runtime import live_runtime
 from vrn_studio.weights import DEFAULT_MODELS, list_models
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def build_reconstructor(settings: AppSettings) -> Reconstructor:
     """
     options = dict(
         landmarker=settings.landmarker, device=settings.device, level=settings.level,
-        bump_mode=settings.bump_mode, min_fraction=settings.min_fraction,
+        bump_mode=settings.bump_mode, min_fraction=settings.min_fraction, runtime=settings.runtime,
     )
     try:
         rec = Reconstructor(settings.model, **options)
@@ -172,7 +173,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
 
         self.runner = ReconstructionRunner(self._reconstructor_factory())
-        self.webcam = WebcamRunner(self._reconstructor_factory())
+        self.webcam = WebcamRunner(self._reconstructor_factory(live=True))
         self._build_status_bar()
         self._build_actions()
         self._connect()
@@ -183,9 +184,17 @@ class MainWindow(QMainWindow):
             self.restoreState(self.settings.window_state)
 
     # ----------------------------------------------------------------- building
-    def _reconstructor_factory(self) -> Callable[[], Reconstructor]:
+    def _reconstructor_factory(self, *, live: bool = False) -> Callable[[], Reconstructor]:
+        """A factory of the Reconstructor for the current settings, called in a worker thread;
+        ``live``: the webcam's, whose runtime is the live view's (int8 on a CPU by default)."""
         settings, factory = replace(self.settings), self._factory
-        return lambda: factory(settings)
+
+        def build() -> Reconstructor:
+            if live:
+                settings.runtime = live_runtime(settings.live_runtime, settings.device)
+            return factory(settings)
+
+        return build
 
     def _build_layout(self) -> None:
         left = QSplitter(Qt.Orientation.Vertical)
@@ -593,7 +602,7 @@ class MainWindow(QMainWindow):
         apply_theme(QApplication.instance(), settings.theme)
         self.store.save(settings)
         self.runner.set_reconstructor_factory(self._reconstructor_factory())
-        self.webcam.set_reconstructor_factory(self._reconstructor_factory())
+        self.webcam.set_reconstructor_factory(self._reconstructor_factory(live=True))
         self.rerun()
 
     def about(self) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from vrn_studio.mesh import DEFAULT_LEVEL
+from vrn_studio.pipeline.runtime import RUNTIMES
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 """Device choices, as :class:`~vrn_studio.pipeline.Reconstructor` takes them."""
 LANDMARKERS: tuple[str, ...] = ("auto", "fan", "dlib")
 """Landmarker choices, as :func:`~vrn_studio.face.get_landmarker` takes them."""
+LIVE_RUNTIMES: tuple[str, ...] = ("auto", *RUNTIMES)
+"""Runtime choices of the live view (see :func:`vrn_studio.pipeline.runtime.live_runtime`)."""
 BUMP_MODES: tuple[str, ...] = ("largest", "fraction")
 """Ways to remove detached bumps (see :func:`vrn_studio.mesh.strip_bumps`)."""
 THEMES: tuple[str, ...] = ("system", "light", "dark")
@@ -54,6 +57,11 @@ class AppSettings:
         One of :data:`LANDMARKERS`.
     model : str, default: "default"
         Installed model name (or ``"default"``) given to the Reconstructor.
+    runtime : str, default: "torch"
+        What runs the network for photos and frozen frames: one of
+        :data:`~vrn_studio.pipeline.runtime.RUNTIMES`.
+    live_runtime : str, default: "auto"
+        What runs it for the live view: one of :data:`LIVE_RUNTIMES` (``"auto"``: int8 on a CPU).
     level : float, default: DEFAULT_LEVEL
         Iso-surface level in occupancy probability, in (0, 1); the release uses 10/255.
     bump_mode : str, default: "largest"
@@ -78,6 +86,8 @@ class AppSettings:
     device: str = "auto"
     landmarker: str = "auto"
     model: str = "default"
+    runtime: str = "torch"
+    live_runtime: str = "auto"
     level: float = DEFAULT_LEVEL
     bump_mode: str = "largest"
     min_fraction: float = 0.1
@@ -146,6 +156,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "device": _choice(DEVICES),
     "landmarker": _choice(LANDMARKERS),
     "model": _name,
+    "runtime": _choice(RUNTIMES),
+    "live_runtime": _choice(LIVE_RUNTIMES),
     "level": _float_in(0.0, 1.0, open_interval=True),
     "bump_mode": _choice(BUMP_MODES),
     "min_fraction": _float_in(0.0, 1.0, open_interval=False),
