@@ -10,7 +10,7 @@ import torch
 from fakes import EllipsoidNet
 
 from vrn_studio.image import sample_image_path
-from vrn_studio.model import VRN
+from vrn_studio.model import VRN, release_volume
 from vrn_studio.pipeline import Reconstructor
 
 
@@ -71,3 +71,18 @@ def test_reconstruct_many_checks_its_arguments() -> None:
         list(rec.reconstruct_many([], batch_size=0))
     with pytest.raises(TypeError, match="colour"):
         list(rec.reconstruct_many([sample_image_path("astronaut")], batch_size=2, colour=True))
+
+
+def test_release_volume_calls_a_forward_that_has_no_truth_value() -> None:
+    """torch.compile's module raises on len(), so `forward or net` broke compiled networks."""
+
+    class Compiled:
+        def __len__(self) -> int:
+            raise TypeError("OptimizedModule does not support len()")
+
+        def __call__(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.full((x.shape[0], 8, 16, 16), 0.25)
+
+    net = VRN(features=16, stacks=1, depth_bins=8, hourglass_depth=2, input_size=16).eval()
+    volume = release_volume(net, torch.rand(1, 3, 16, 16), forward=Compiled())
+    assert torch.equal(volume, torch.full((1, 8, 16, 16), 0.25))

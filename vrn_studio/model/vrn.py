@@ -152,7 +152,7 @@ def release_volume(
     """
     from vrn_studio.model.guided import VRNGuided
 
-    run = forward or net
+    run = net if forward is None else forward  # not `or`: a compiled module has no truth value
     full = rgb.shape[-1]
     x = rgb if net.input_size == full else F.interpolate(rgb, size=(net.input_size,) * 2, mode="area")
     if isinstance(net, VRNGuided):
