@@ -135,3 +135,12 @@ def test_benchmark_command_options() -> None:
     args = parser.parse_args(["benchmark", "--device", "cpu", "--no-compile", "--webcam-seconds", "0"])
     assert (args.device, args.compile, args.webcam_seconds, args.repeat) == ("cpu", False, 0.0, 10)
     assert args.out == Path("benchmarks/results") and args.func is benchmark_cmd.run
+
+
+def test_matmul_peaks_are_measured_for_float32_and_int8() -> None:
+    import torch
+
+    from vrn_studio.bench.measure import matmul_tflops
+
+    assert matmul_tflops("cpu", size=128) > 0
+    assert matmul_tflops("cpu", torch.int8, size=128) > 0  # torch._int_mm: the int8 bound's peak

@@ -95,12 +95,22 @@ def network_flops(net: torch.nn.Module, x: torch.Tensor) -> int:
 
 
 def matmul_tflops(device: torch.device | str, dtype: torch.dtype = torch.float32, *, size: int = 2048) -> float:
-    """Measured dense matrix-multiply throughput, TFLOP/s: the practical peak of the device."""
+    """Measured dense matrix-multiply throughput, TFLOP/s (TOP/s for ``torch.int8``): the
+    practical peak of the device for that type.
+
+    Raises
+    ------
+    RuntimeError
+        The type has no matrix multiply on this device (``torch._int_mm`` on older builds).
+    """
     device = torch.device(device)
     size = size if device.type == "cpu" else 8192
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    stats = time_call(lambda: a @ b, repeat=5, warmup=2, sync=synchronizer(device))
+    if dtype == torch.int8:  # int8 x int8 -> int32 (VNNI on x86 CPUs, tensor cores on NVIDIA)
+        a, b = (torch.randint(-128, 128, (size, size), device=device, dtype=dtype) for _ in range(2))
+        stats = time_call(lambda: torch._int_mm(a, b), repeat=5, warmup=2, sync=synchronizer(device))
+    else:
+        a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+        stats = time_call(lambda: a @ b, repeat=5, warmup=2, sync=synchronizer(device))
     return 2 * size**3 / (stats.min * 1e-3) / 1e12
 
 

@@ -63,7 +63,9 @@ def format_markdown(result: dict[str, Any]) -> str:
         f"matmul peak {flops['measured_matmul_tflops']} TFLOP/s gives at least {flops['bound_ms']} ms per forward"
         + (
             f"; fp16 matmul peak {flops['measured_fp16_matmul_tflops']} TFLOP/s, at least {flops['fp16_bound_ms']} ms."
-            if "fp16_bound_ms" in flops else "."
+            if "fp16_bound_ms" in flops
+            else f"; int8 matmul peak {flops['measured_int8_matmul_tops']} TOP/s, at least {flops['int8_bound_ms']} ms."
+            if "int8_bound_ms" in flops else "."
         ),
         "",
         "| network variant | per crop ms | first call s | max abs Δp | voxel IoU | mesh mean / max px |",

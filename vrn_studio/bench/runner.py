@@ -93,6 +93,13 @@ def run_benchmark(
     net = SyntheticHeadVRN()
     peak = matmul_tflops(dev)
     result["flops"] = flop_bound(net, dev, peak)
+    if dev.type == "cpu":
+        try:
+            int8 = matmul_tflops(dev, torch.int8)
+            result["flops"].update(measured_int8_matmul_tops=round(int8, 3),
+                                   int8_bound_ms=round(result["flops"]["gflop_per_face"] / int8, 2))
+        except RuntimeError as exc:
+            log.info("no int8 matrix multiply to measure: %s", exc)
     if dev.type == "cuda":
         half = matmul_tflops(dev, torch.float16)
         result["flops"].update(measured_fp16_matmul_tflops=round(half, 1),
