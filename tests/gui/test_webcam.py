@@ -264,3 +264,23 @@ def test_frames_without_a_face_emit_no_face_and_go_on(qtbot: QtBot, make_runner,
         runner.start(blank)
     assert recorder.no_face >= 1 and recorder.results == [] and recorder.failures == []
     assert runner.frames_captured == len(grey)
+
+
+def test_live_view_detects_once_then_follows_the_landmarks(qtbot: QtBot, make_runner, clip: Path) -> None:
+    hints: list[np.ndarray | None] = []
+
+    class Recording(SlowReconstructor):
+        def iter_stages(self, image, **options):  # noqa: ANN001, ANN202, D102
+            hints.append(options.get("face"))
+            return super().iter_stages(image, **options)
+
+    runner, recorder = make_runner(lambda: Recording(delay=0))
+    with qtbot.waitSignal(runner.ended, timeout=TIMEOUT_MS):
+        runner.start(clip)
+    assert len(recorder.results) >= 3 and recorder.failures == []
+    assert hints[0] is None  # the first frame is detected
+    tracked = [hint for hint in hints[1:] if hint is not None]
+    assert len(tracked) >= len(hints) - 1 - len(hints) // 30  # then tracked, re-detected every 30th
+    # The tracked box is where the detector put the face (the clip barely moves).
+    np.testing.assert_allclose(tracked[0], recorder.results[0].face.box, atol=8)
+    assert all(result.face.landmarks.shape == (68, 2) for result in recorder.results)

@@ -5,7 +5,7 @@ the newest frame (latest frame wins: frames the pipeline is too slow for are dro
 queued). One or more workers take the newest frame and reconstruct it. Detection runs on
 the first frame and every ``redetect_every`` frames; in between the face box follows the
 previous frame's landmarks and only the 68-point predictor runs (``Reconstructor``'s
-``face=box``), as a webcam view would do.
+``face=box``), as the app's live view does (:mod:`vrn_studio.pipeline.tracking`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import numpy as np
 
 from vrn_studio.bench.measure import Stats
 from vrn_studio.errors import NoFaceError
-from vrn_studio.face import Face
 from vrn_studio.image import load_image
 from vrn_studio.pipeline import Reconstructor
+from vrn_studio.pipeline.tracking import REDETECT_EVERY, FaceTracker
 
 
 @dataclass(frozen=True)
@@ -124,33 +124,9 @@ class LatestFrame:
         self._capture.release()
 
 
-class BoxTracker:
-    """A face box that follows the landmarks between detections.
-
-    At a detection it records the box relative to the landmarks' centre and spread; later
-    it places that box around newer landmarks.
-    """
-
-    def __init__(self) -> None:
-        self._offset: np.ndarray | None = None
-        self._spread = 1.0
-        self.box: np.ndarray | None = None
-
-    def update(self, face: Face, *, detected: bool) -> None:
-        """Move the box to ``face``'s landmarks (``detected``: its box is a detector's, re-anchor)."""
-        centre = face.landmarks.mean(axis=0)
-        spread = float(np.sqrt(((face.landmarks - centre) ** 2).sum(axis=1).mean()))
-        if detected or self._offset is None:
-            self._offset, self._spread = face.box - np.tile(centre, 2), spread
-        self.box = np.tile(centre, 2) + self._offset * (spread / self._spread)
-
-    def reset(self) -> None:
-        """Forget the face: the next frame is detected."""
-        self._offset, self.box = None, None
-
-
 def run_live(
-    reconstructor: Reconstructor, video: Path, *, seconds: float, workers: int = 1, redetect_every: int = 30,
+    reconstructor: Reconstructor, video: Path, *, seconds: float, workers: int = 1,
+    redetect_every: int = REDETECT_EVERY,
     skip: int = 3, landmarks: Callable[[int], np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Reconstruct the newest frame of ``video``, played in real time, for ``seconds``.
@@ -166,8 +142,9 @@ def run_live(
     workers : int, default: 1
         Threads reconstructing frames at once (2 overlaps one frame's meshing with the
         next frame's network).
-    redetect_every : int, default: 30
-        Run the face detector on every n-th reconstructed frame; track in between.
+    redetect_every : int, default: REDETECT_EVERY
+        Run the face detector on every n-th reconstructed frame; track in between
+        (:class:`~vrn_studio.pipeline.tracking.FaceTracker`, as the app's live view does).
     skip : int, default: 3
         First results left out of the statistics (warm-up).
     landmarks : callable or None
@@ -181,9 +158,9 @@ def run_live(
         :class:`Stats`), per-stage medians, frames delivered, dropped, without a face.
     """
     source = LatestFrame(video)
-    tracker, lock = BoxTracker(), threading.Lock()
+    tracker, lock = FaceTracker(redetect_every), threading.Lock()
     done: list[tuple[float, float, dict[str, float]]] = []
-    counter = {"frames": 0, "no_face": 0}
+    counter = {"no_face": 0}
     deadline = time.perf_counter() + seconds
 
     def work() -> None:
@@ -192,10 +169,8 @@ def run_live(
             if taken is None:
                 continue
             frame, arrived, index = taken
-            with lock:
-                detect = tracker.box is None or counter["frames"] % redetect_every == 0
-                hint = landmarks(index) if landmarks is not None else None if detect else tracker.box
-                counter["frames"] += 1
+            tracked = tracker.next_hint()
+            hint = landmarks(index) if landmarks is not None else tracked
             try:
                 result = reconstructor.reconstruct(frame, face=hint)
             except NoFaceError:
@@ -204,8 +179,8 @@ def run_live(
                     tracker.reset()
                 continue
             finished = time.perf_counter()
+            tracker.update(result.face, detected=tracked is None)
             with lock:
-                tracker.update(result.face, detected=detect)
                 done.append((finished, finished - arrived, dict(result.timings)))
 
     threads = [threading.Thread(target=work, name=f"live-{i}") for i in range(workers)]

@@ -5,8 +5,9 @@ the source delivers them (a video file is paced at its own frame rate) and keeps
 newest one in each of two one-frame slots: one for the display, one for the reconstruction.
 A newer frame replaces an older one that nobody took yet, so nothing waits in a queue and
 the picture never lags; replaced frames are counted. The inference thread takes the newest
-frame whenever it is free and reconstructs it. Only the UI thread touches widgets: frames
-and results reach it through queued signals.
+frame whenever it is free and reconstructs it, detecting the face on the first frame and every
+few seconds and following its landmarks in between (:mod:`vrn_studio.pipeline.tracking`).
+Only the UI thread touches widgets: frames and results reach it through queued signals.
 
 A video file stands in for a camera in tests and demos: :class:`VideoSource` opens either.
 """
@@ -29,6 +30,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from vrn_studio.errors import NoFaceError, VrnStudioError
 from vrn_studio.gui.workers import LazyReconstructor, ReconstructorSource, run_stages, user_message
+from vrn_studio.pipeline.tracking import FaceTracker
 
 SourceSpec = int | str | os.PathLike
 """A camera index (``int``) or the path of a video file."""
@@ -214,6 +216,7 @@ class _Session:
         self._for_display: np.ndarray | None = None
         self.frames_captured = self.frames_dropped = self.frames_not_shown = self.frames_reconstructed = 0
         self._capture_rate, self._result_rate = _Rate(), _Rate()
+        self._tracker = FaceTracker()
         self._threads = [
             threading.Thread(target=self._capture_loop, name="vrn-webcam-capture", daemon=True),
             threading.Thread(target=self._inference_loop, name="vrn-webcam-inference", daemon=True),
@@ -346,13 +349,16 @@ class _Session:
         return frame
 
     def _reconstruct(self, frame: np.ndarray) -> None:
-        stages = self._reconstructor.get().iter_stages(frame)
+        hint = self._tracker.next_hint()  # None: detect; else the box that follows the landmarks
+        stages = self._reconstructor.get().iter_stages(frame, face=hint)
         try:
             result = run_stages(stages, lambda: self._stopping)
         except NoFaceError:
+            self._tracker.reset()
             self._post(self, "noface", None)
             return
         if result is not None:
+            self._tracker.update(result.face, detected=hint is None)
             with self._cond:
                 self.frames_reconstructed += 1
                 self._result_rate.add(time.monotonic())
