@@ -116,7 +116,7 @@ class PreferencesDialog(QDialog):
         self.live_runtime_combo = _combo(_RUNTIME_LABELS, LIVE_RUNTIMES, settings.live_runtime)
         _disable_unavailable(
             self.live_runtime_combo, runtimes,
-            "int8 ONNX Runtime on a CPU (about 4 meshes/s on 2 cores instead of 2.6), PyTorch on a GPU",
+            "int8 ONNX Runtime on a CPU (about 1.7x the float32 rate), PyTorch on a GPU",
         )
 
         landmarkers = available_landmarkers()

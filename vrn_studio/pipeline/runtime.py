@@ -59,9 +59,9 @@ def live_runtime(choice: str, device: str | torch.device) -> str:
     """The runtime of the live (webcam) view: ``choice``, or for ``"auto"`` int8 ONNX Runtime
     when ``device`` resolves to the CPU and ONNX Runtime is installed, else PyTorch.
 
-    A live preview trades a little faithfulness for frame rate (about 4 against 2.6 meshes
-    a second on a 2-core CPU, docs/benchmarks.md); a frozen frame is reconstructed again
-    with the photos' runtime.
+    A live preview trades a little faithfulness for frame rate (the live loop: about 4
+    against 2.6 meshes a second on a 2-core CPU, docs/benchmarks.md); a frozen frame is
+    reconstructed again with the photos' runtime.
     """
     if choice != "auto":
         return choice
