@@ -88,6 +88,16 @@ def test_exported_model_is_cached_by_weights(cache, monkeypatch: pytest.MonkeyPa
     assert len(list(cache.glob("*.onnx"))) == 2
 
 
+def test_an_unreadable_cached_model_is_exported_again(cache, crops) -> None:
+    net = tiny()
+    Reconstructor(net, device="cpu", runtime="onnxruntime")
+    (cached,) = cache.glob("*.onnx")
+    cached.write_bytes(b"not an onnx model")  # a damaged disk, or a file from another tool
+    volumes = Reconstructor(net, device="cpu", runtime="onnxruntime").predict_volumes(crops[0])
+    np.testing.assert_allclose(volumes, Reconstructor(net, device="cpu").predict_volumes(crops[0]), atol=1e-4)
+    assert cached.stat().st_size > 1000
+
+
 def test_calibration_inputs_are_what_the_network_sees() -> None:
     guided = rt.calibration_inputs(tiny(VRNGuided))
     plain = rt.calibration_inputs(tiny())

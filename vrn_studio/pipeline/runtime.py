@@ -110,16 +110,24 @@ def onnx_network(net: VRN, runtime: Runtime, *, threads: int, folder: Path | Non
     path = (folder or cache_dir()) / f"{_cache_key(net, runtime)}.onnx"
     if path.is_file():
         log.info("runtime %s: cached model %s", runtime, path)
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        log.info("runtime %s: exporting the network (first use of this model)", runtime)
-        model = export_onnx(net)
-        if runtime == "onnxruntime-int8":
-            log.info("runtime %s: quantising to int8 on %d calibration crops", runtime,
-                     len(CALIBRATION_PHOTOS) * len(CALIBRATION_GAINS))
-            model = quantize_int8(model, calibration_inputs(net))
-        atomic_write(path, model, overwrite=True)
+        try:
+            return OnnxNetwork(path, threads=threads)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's own error types; the file is rebuilt
+            log.warning("runtime %s: cached model %s is unreadable (%s); exporting it again", runtime, path, exc)
+    _build(net, runtime, path)
     return OnnxNetwork(path, threads=threads)
+
+
+def _build(net: VRN, runtime: str, path: Path) -> None:
+    """Export (and for int8 quantise) ``net`` into ``path``, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log.info("runtime %s: exporting the network (first use of this model)", runtime)
+    model = export_onnx(net)
+    if runtime == "onnxruntime-int8":
+        log.info("runtime %s: quantising to int8 on %d calibration crops", runtime,
+                 len(CALIBRATION_PHOTOS) * len(CALIBRATION_GAINS))
+        model = quantize_int8(model, calibration_inputs(net))
+    atomic_write(path, model, overwrite=True)
 
 
 def check_runtime(runtime: str, device: torch.device, dtype: torch.dtype, *, compiled: bool, channels_last: bool) -> None:
