@@ -97,10 +97,11 @@ def volume_to_mesh(
     -------
     Mesh
         Crop-space mesh with outward unit vertex normals and, when ``image`` is given,
-        vertex colours. The normals are the direction of decreasing probability (the
-        field's gradient at the vertex, as flying edges and scikit-image compute it, mapped
-        through ``z_scale``); PyMCubes gives none, so there they are the area-weighted
-        normals of the triangles (:func:`~vrn_studio.mesh.vertex_normals`). :meth:`Mesh.empty` when no voxel exceeds ``level``.
+        vertex colours; :meth:`Mesh.empty` when no voxel exceeds ``level``. The normals
+        point down the probability: the field's gradient at each vertex (as flying edges
+        and scikit-image compute it) mapped through ``z_scale``; PyMCubes gives none, so
+        there they are the triangles' area-weighted normals
+        (:func:`~vrn_studio.mesh.vertex_normals`).
 
     Raises
     ------
