@@ -99,8 +99,11 @@ def run(args: argparse.Namespace) -> int:
             continue
         stages = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in result.timings.items())
         removed = ""
-        if result.bumps is not None:
-            removed = f", removed {result.bumps.n_removed} bump(s) {list(result.bumps.removed_sizes)} vertices"
+        if result.bumps is not None and result.bumps.n_removed:
+            sizes = ", ".join(str(size) for size in result.bumps.removed_sizes)
+            removed = f", removed {result.bumps.n_removed} bump(s) of {sizes} vertices"
+        elif result.bumps is not None:
+            removed = ", no bumps"
         tqdm.write(
             f"{path}: {len(result.faces)} face(s), landmarker {result.landmarker}, model {result.model or 'none'}"
             f"{removed}\n  {stages}\n  wrote {', '.join(str(p) for p in written)}"
