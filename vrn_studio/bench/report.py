@@ -11,6 +11,12 @@ def _ms(stats: dict[str, float]) -> str:
     return f"{stats['median']:.1f} ({stats['p10']:.1f}–{stats['p90']:.1f})"
 
 
+def _mesh_share(path: dict[str, Any]) -> float:
+    """Isosurface + bump removal as a percentage of a path's total (medians)."""
+    stages = path["stages"]
+    return 100 * (stages["isosurface"]["median"] + stages["bumps"]["median"]) / path["total"]["median"]
+
+
 def format_markdown(result: dict[str, Any]) -> str:
     """The result as Markdown: machine, per-stage table, network variants, live path, FLOP bound."""
     env, flops = result["environment"], result["flops"]
@@ -36,11 +42,10 @@ def format_markdown(result: dict[str, Any]) -> str:
             cells.append(f"{_ms(o)} | {ratio:.2f}x")
         name = f"**{stage}**" if stage == "total" else stage
         lines.append(f"| {name} | {_ms(b)} | " + " | ".join(cells) + " |")
-    mesh_share = (opt["stages"]["isosurface"]["median"] + opt["stages"]["bumps"]["median"]) / opt["total"]["median"]
     fa = opt["faithfulness"]
     summary = (
         f"Baseline: {base['description']}. Optimised: {opt['description']}. "
-        f"Meshing + bump removal: {100 * mesh_share:.0f}% of the optimised total. "
+        f"Meshing + bump removal: {_mesh_share(opt):.0f}% of the optimised total. "
         f"`Reconstructor.reconstruct` with the optimised options: {_ms(result['reconstruct']['total'])} ms "
         f"(no export). Optimised vs baseline: occupied-voxel IoU {fa['occupied_iou']:.5f}, "
         f"mesh distance mean {fa.get('mesh_mean_px', 0):.4f} / max {fa.get('mesh_max_px', 0):.4f} px, "
@@ -50,9 +55,8 @@ def format_markdown(result: dict[str, Any]) -> str:
         fast = paths["fastest"]
         ff = fast["faithfulness"]
         summary += (
-            f" Fastest: {fast['description']}; meshing + bump removal "
-            f"{100 * (fast['stages']['isosurface']['median'] + fast['stages']['bumps']['median']) / fast['total']['median']:.0f}%"
-            f" of its total; vs baseline occupied-voxel IoU {ff['occupied_iou']:.5f}, mesh distance mean "
+            f" Fastest: {fast['description']}; meshing + bump removal {_mesh_share(fast):.0f}% of its total;"
+            f" vs baseline occupied-voxel IoU {ff['occupied_iou']:.5f}, mesh distance mean "
             f"{ff.get('mesh_mean_px', 0):.4f} / max {ff.get('mesh_max_px', 0):.4f} px."
         )
     lines += [

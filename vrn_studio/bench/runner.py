@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import logging
 import re
 import tempfile
@@ -27,10 +26,13 @@ from vrn_studio.bench.synthetic import SyntheticHeadVRN
 from vrn_studio.crop import crop_face
 from vrn_studio.face import select_face
 from vrn_studio.image import load_image, sample_image_path
+from vrn_studio.mesh import resolve_method
 from vrn_studio.pipeline import Reconstructor, resolve_device
 
 log = logging.getLogger(__name__)
 
+MARCHER_NAMES = {"flying-edges": "VTK flying edges", "skimage": "skimage marching cubes", "mcubes": "PyMCubes"}
+"""How the report names each marching-cubes backend."""
 FAITHFUL_IOU = 0.999
 """A network variant counts as faithful when its occupied voxels overlap fp32's this much..."""
 FAITHFUL_MESH_PX = 0.05
@@ -124,7 +126,7 @@ def run_benchmark(
                           bump_method="reference",
                           description="eager fp32 NCHW; skimage marching cubes on the full volume; "
                                       "pure-Python dynamic labelling")
-    marcher = "VTK flying edges" if importlib.util.find_spec("vtkmodules") else "skimage marching cubes"
+    marcher = MARCHER_NAMES[resolve_method()]
     optimised = PathConfig("optimised", built[best], occupied_only=True, mesh_method="auto", bump_method="fast",
                            description=f"{best}; {marcher} on the occupied sub-volume; "
                                        "scipy connected components")

@@ -11,7 +11,6 @@ does with the options chosen for the device.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from vrn_studio.image import load_image
 from vrn_studio.mesh import DEFAULT_LEVEL, Mesh, mesh_to_photo, remove_bumps, volume_to_mesh
 from vrn_studio.model import VRN
 from vrn_studio.pipeline import Reconstructor
+from vrn_studio.pipeline.runtime import available_runtimes
 
 STAGES: tuple[str, ...] = (
     "decode", "detection", "landmarks", "crop", "network", "isosurface", "bumps", "photo", "export",
@@ -231,7 +231,7 @@ def cpu_variants(compile: bool) -> list[Variant]:
             Variant("compile", {"compile": True}),
             Variant("channels_last + compile", {"channels_last": True, "compile": True}),
         ]
-    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+    if available_runtimes()["onnxruntime"] is None:
         variants += [
             Variant(f"ONNX Runtime {_version('onnxruntime')} fp32", {"runtime": "onnxruntime"}),
             Variant(f"ONNX Runtime {_version('onnxruntime')} int8", {"runtime": "onnxruntime-int8"}),

@@ -190,9 +190,9 @@ class MainWindow(QMainWindow):
         settings, factory = replace(self.settings), self._factory
 
         def build() -> Reconstructor:
-            if live:
-                settings.runtime = live_runtime(settings.live_runtime, settings.device)
-            return factory(settings)
+            if not live:
+                return factory(settings)
+            return factory(replace(settings, runtime=live_runtime(settings.live_runtime, settings.device)))
 
         return build
 

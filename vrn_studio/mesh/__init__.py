@@ -6,6 +6,7 @@ from vrn_studio.mesh.isosurface import (
     DEFAULT_LEVEL,
     depth_map,
     mesh_to_photo,
+    resolve_method,
     to_viewer_frame,
     volume_to_mesh,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "face_normals",
     "mesh_to_photo",
     "remove_bumps",
+    "resolve_method",
     "signed_volume",
     "to_viewer_frame",
     "vertex_normals",

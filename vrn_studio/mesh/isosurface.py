@@ -138,7 +138,7 @@ def volume_to_mesh(
     pads = [(int(s.start == 0), int(s.stop == n)) for s, n in zip(box, field.shape, strict=True)]
     sub = field[box]
     padded = np.pad(sub, pads) if any(any(p) for p in pads) else np.ascontiguousarray(sub)
-    verts, faces, gradients = _MARCHERS[_resolve_method(method)](padded, iso)
+    verts, faces, gradients = _MARCHERS[resolve_method(method)](padded, iso)
     index = np.asarray(verts, np.float64) + [
         s.start - before for s, (before, _) in zip(box, pads, strict=True)
     ]
@@ -330,7 +330,21 @@ def _sample_colors(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarra
     return (top + (bottom - top) * fy + 0.5).astype(np.uint8)
 
 
-def _resolve_method(method: str) -> str:
+def resolve_method(method: str = "auto") -> str:
+    """The marching-cubes backend ``method`` stands for (``"auto"``: the one this machine runs).
+
+    Raises
+    ------
+    ValueError
+        An unknown method.
+    MissingDependencyError
+        The named backend is not installed.
+
+    Examples
+    --------
+    >>> resolve_method("skimage")
+    'skimage'
+    """
     if method not in METHODS:
         raise ValueError(f"Unknown marching cubes method {method!r}. Available: {', '.join(METHODS)}.")
     if method == "auto":

@@ -14,7 +14,6 @@ model waits for the export (seconds) or the quantisation (tens of seconds).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ import torch
 
 from vrn_studio._io import atomic_write
 from vrn_studio.crop import crop_face
-from vrn_studio.errors import DeviceError
+from vrn_studio.errors import DeviceError, MissingDependencyError
 from vrn_studio.image import RESOURCES_DIR, load_image
 from vrn_studio.model import VRN, release_volume
 from vrn_studio.model.onnx import OnnxNetwork, export_onnx, quantize_int8, require_onnxruntime
@@ -50,8 +49,11 @@ CALIBRATION_GAINS: tuple[float, ...] = (0.7, 1.0, 1.3)
 
 def available_runtimes() -> dict[str, str | None]:
     """Each runtime with None when it can run here, else why not (and what to install)."""
-    missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
-    problem = f"needs {' and '.join(missing)}: pip install 'vrn-studio[onnx]'" if missing else None
+    try:
+        require_onnxruntime()
+        problem = None
+    except MissingDependencyError as exc:
+        problem = str(exc)
     return {"torch": None, "onnxruntime": problem, "onnxruntime-int8": problem}
 
 
