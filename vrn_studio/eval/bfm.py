@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from vrn_studio.errors import VrnStudioError
+from vrn_studio.mesh import euler_rotation
 
 
 class ModelFileError(VrnStudioError):
@@ -115,11 +116,7 @@ def load_morphable_model(path: str | os.PathLike[str]) -> MorphableModel:
 
 def rotation_3ddfa(pitch: float, yaw: float, roll: float) -> np.ndarray:
     """3DDFA's rotation (3, 3) from ``Pose_Para``'s angles in radians (``Rx @ Ry @ Rz``, transposed form)."""
-    cx, sx, cy, sy, cz, sz = np.cos(pitch), np.sin(pitch), np.cos(yaw), np.sin(yaw), np.cos(roll), np.sin(roll)
-    rx = np.array([[1, 0, 0], [0, cx, sx], [0, -sx, cx]])
-    ry = np.array([[cy, 0, -sy], [0, 1, 0], [sy, 0, cy]])
-    rz = np.array([[cz, sz, 0], [-sz, cz, 0], [0, 0, 1]])
-    return rx @ ry @ rz
+    return euler_rotation(pitch, yaw, roll).T  # = Rx(-pitch) @ Ry(-yaw) @ Rz(-roll)
 
 
 def pose_vertices(vertices: np.ndarray, pose_para: np.ndarray, image_height: int) -> np.ndarray:

@@ -1,6 +1,8 @@
-"""Vectorised triangle geometry: face normals, vertex normals, enclosed volume."""
+"""Vectorised triangle geometry (face normals, vertex normals, enclosed volume) and rotations."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy import sparse
@@ -73,6 +75,24 @@ def signed_volume(mesh: Mesh) -> float:
     v = mesh.vertices.astype(np.float64)
     a, b, c = (v[mesh.faces[:, i]] for i in range(3))
     return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
+
+
+def euler_rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """Rotation (3, 3) ``Rz(roll) @ Ry(yaw) @ Rx(pitch)``, angles in radians, right-handed.
+
+    Pitch turns about x, then yaw about y, then roll about z; each ``R`` is the standard
+    counter-clockwise rotation (``Rz(a) @ [1, 0, 0] = [cos a, sin a, 0]``).
+
+    Examples
+    --------
+    >>> euler_rotation(0.0, math.pi / 2, 0.0).round(6) @ [0, 0, 1]
+    array([1., 0., 0.])
+    """
+    cp, sp, cy, sy, cr, sr = (f(a) for a in (pitch, yaw, roll) for f in (math.cos, math.sin))
+    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return rz @ ry @ rx
 
 
 def _face_cross(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -39,7 +39,6 @@ depth per column (:func:`volume_from_front`).
 from __future__ import annotations
 
 import json
-import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -57,7 +56,7 @@ from vrn_studio.crop import CROP_SIZE, release_transform, resize_points
 from vrn_studio.eval.dataset import LANDMARKS_SUFFIX, read_mesh
 from vrn_studio.export import export_obj
 from vrn_studio.image import load_image
-from vrn_studio.mesh import Mesh, vertex_normals
+from vrn_studio.mesh import Mesh, euler_rotation, vertex_normals
 from vrn_studio.pipeline.save import write_png
 from vrn_studio.train.augment import FLIP_PERMUTATION
 from vrn_studio.train.voxelise import front_surface
@@ -259,11 +258,7 @@ def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
     then yaw about y (positive turns the face towards +x, the image's right as seen
     in the template frame), then roll in the image plane.
     """
-    p, y, r = np.radians([pitch, yaw, roll])
-    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
-    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
-    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    return rz @ ry @ rx
+    return euler_rotation(*np.radians([pitch, yaw, roll]))
 
 
 def _bump(points: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
