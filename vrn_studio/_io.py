@@ -1,11 +1,18 @@
-"""Atomic file writes: a temporary file in the target folder, fsync, then rename."""
+"""Atomic file writes: a temporary file in the target folder, fsync, then rename.
+
+A new file gets the permissions the user's umask gives any new file (``0o666 & ~umask``,
+e.g. ``-rw-r--r--`` under umask 022), not the owner-only mode of the temporary file; a
+replaced file keeps the permissions it had.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import glob
 import os
+import stat
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +25,17 @@ STALE_PART_SECONDS = 600
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[BinaryIO]:
-    """Open a temporary binary file that replaces ``path`` only if the block succeeds.
+def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary file's path that replaces ``path`` only if the block succeeds.
 
-    On any error the temporary file is removed and ``path`` is left as it was; after a
-    successful write, temporary files of the same target older than
-    :data:`STALE_PART_SECONDS` (left by a killed process) are removed too. An existing
-    ``path`` raises :class:`ExportError` unless ``overwrite`` is true. Errors of the file
-    system (no space, no permission, a read-only folder) become :class:`ExportError` naming
-    the file.
+    For writers that need a file name (e.g. ``safetensors.torch.save_file``): the block
+    writes the yielded path; it is then flushed to disk and renamed over ``path``. On any
+    error the temporary file is removed and ``path`` is left as it was; after a successful
+    write, temporary files of the same target older than :data:`STALE_PART_SECONDS` (left
+    by a killed process) are removed too. An existing ``path`` raises :class:`ExportError`
+    unless ``overwrite`` is true; a replaced file keeps its permission bits, a new one gets
+    those of the user's umask. Errors of the file system (no space, no permission, a
+    read-only folder) become :class:`ExportError` naming the file.
     """
     target = Path(path)
     if target.exists() and not overwrite:
@@ -39,12 +48,13 @@ def atomic_open(path: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
         raise ExportError(f"Cannot write {target}: folder {target.parent} does not exist") from exc
     except OSError as exc:
         raise ExportError(f"Cannot write {target}: {exc.strerror or exc}") from exc
+    os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
+        with open(tmp, "rb+") as written:  # the writer may have made a file of its own there
+            os.fchmod(written.fileno(), _mode_for(target))
+            os.fsync(written.fileno())
         os.replace(tmp, target)
         _remove_stale_parts(target)
     except OSError as exc:
@@ -53,6 +63,41 @@ def atomic_open(path: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[BinaryIO]:
+    """Open a temporary binary file that replaces ``path`` only if the block succeeds.
+
+    The same guarantees as :func:`atomic_path` (no partial file under ``path``, umask
+    permissions, :class:`ExportError` on file-system errors).
+    """
+    with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "wb") as handle:
+        yield handle
+
+
+def _mode_for(target: Path) -> int:
+    """Permission bits for ``target``: those of the file it replaces, else ``0o666 & ~umask``."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~current_umask()
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's file-creation mask (e.g. ``0o022``), read without changing it where the
+    system says it (Linux ``/proc/self/status``), else set and restored under a lock."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
 
 
 def _remove_stale_parts(target: Path) -> None:

@@ -297,10 +297,13 @@ class FullDisk(io.RawIOBase):
 def test_full_disk_leaves_the_old_file_and_no_temp(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: bool
 ) -> None:
-    import os
+    import builtins
 
-    real_fdopen = os.fdopen
-    monkeypatch.setattr("vrn_studio._io.os.fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    def full_disk_open(file: Path, mode: str) -> io.BufferedIOBase:
+        handle = builtins.open(file, mode)
+        return FullDisk(handle) if "w" in mode else handle
+
+    monkeypatch.setattr("vrn_studio._io.open", full_disk_open, raising=False)
     path = tmp_path / "head.glb"
     if existing:
         path.write_bytes(b"precious")

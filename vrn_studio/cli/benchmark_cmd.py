@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vrn_studio._io import atomic_write
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``benchmark`` sub-command."""
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                            compile=args.compile, webcam_seconds=args.webcam_seconds, landmarks=landmarks)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / result_file_name(result)
-    path.write_text(json.dumps(as_json(result), indent=1) + "\n")
+    atomic_write(path, (json.dumps(as_json(result), indent=1) + "\n").encode("utf-8"), overwrite=True)
     print(format_markdown(result))
     print(f"\nwritten: {path}")
     return 0

@@ -24,7 +24,8 @@ After every epoch rank 0 writes, in ``<out_dir>/checkpoints/``:
   gradient scaler's scalars and the config. It is written last, so its presence marks a
   complete checkpoint; it is the path :func:`train` returns and ``resume`` takes.
 
-Each file is written to a temporary name and renamed (atomic on one file system).
+Each file is written to a temporary name and renamed (atomic on one file system), with the
+permissions the user's umask gives a new file.
 
 Determinism
 -----------
@@ -60,6 +61,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
+from vrn_studio._io import atomic_path
 from vrn_studio.errors import VrnStudioError
 from vrn_studio.model.guided import VRNGuided
 from vrn_studio.model.heatmaps import landmark_heatmaps
@@ -336,10 +338,9 @@ def _checkpoint_path(out_dir: Path, epoch: int) -> Path:
 
 
 def _atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp)`` then rename ``tmp`` to ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    """Call ``write(tmp)`` on a temporary file that then replaces ``path`` (see :func:`atomic_path`)."""
+    with atomic_path(path, overwrite=True) as tmp:
+        write(tmp)
 
 
 def save_checkpoint(
