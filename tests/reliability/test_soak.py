@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "soak.py"
 DURATION_S, INTERVAL_S, WARM_UP_S = 14.0, 0.5, 4.0
 RSS_GROWTH_BOUND_MB = 64.0
@@ -19,6 +21,7 @@ OS_THREAD_SPREAD = 2
 """Allowed spread of the process's thread count (Qt, VTK and torch pools included) while streaming."""
 
 
+@pytest.mark.gui
 def test_short_soak_has_bounded_memory_and_threads(tmp_path: Path) -> None:
     # In its own process, as the app runs: inside the test session the heap already holds
     # gigabytes shaped by hundreds of earlier tests, and its fragmentation (not the live
