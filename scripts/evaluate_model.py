@@ -6,7 +6,8 @@
 
 1. Held-out synthetic faces: ``--count`` faces at each |yaw| of ``--yaws`` (sides alternate),
    from the generator seeded with ``--seed`` (1000; training runs use small seeds, and the
-   stream of seed 1000 shares no sample with them), written in the dataset folder format
+   stream of seed 1000 shares no sample with them) with the shape source ``--source``
+   (``mediapipe``, the faces model v1's card reports, unless told), written in the dataset folder format
    under ``--work`` and measured with ``vrn-studio evaluate`` (the paper's NME, eq. 2, ICP
    as the authors did, the sample's own landmarks as the face).
 2. The real photos in resources/ (no ground truth): silhouette IoU with the landmarks'
@@ -38,9 +39,11 @@ from vrn_studio.train.synthetic import SyntheticFaces, write_folder
 PHOTOS = ("astronaut.png", "grace_hopper.jpg")
 
 
-def held_out(model: str, yaws: list[float], count: int, seed: int, work: Path) -> dict[str, dict[str, float]]:
-    """Mean, median and spread of the NME over ``count`` held-out faces per |yaw|."""
-    faces = SyntheticFaces(seed)
+def held_out(
+    model: str, yaws: list[float], count: int, seed: int, work: Path, source: str = "mediapipe"
+) -> dict[str, dict[str, float]]:
+    """Mean, median and spread of the NME over ``count`` held-out faces per |yaw| of ``source``'s faces."""
+    faces = SyntheticFaces(seed, source=source)
     figures = {}
     for yaw in yaws:
         folder = work / f"yaw{yaw:g}"
@@ -86,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--yaws", default="0,45,90", help="comma-separated |yaw| in degrees")
     parser.add_argument("--count", type=int, default=40, help="held-out faces per yaw")
     parser.add_argument("--seed", type=int, default=1000)
+    parser.add_argument("--source", default="mediapipe", help="shape source of the held-out faces")
     parser.add_argument("--work", type=Path, help="where the held-out faces go (default: a temporary folder)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per photo (after one warm-up)")
     parser.add_argument("--out", type=Path, required=True)
@@ -95,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         report = {
             "model": args.model,
             "held_out_synthetic": {
-                "seed": args.seed, "faces_per_yaw": args.count,
+                "seed": args.seed, "source": args.source, "faces_per_yaw": args.count,
                 "by_abs_yaw_degrees": held_out(args.model, [float(y) for y in args.yaws.split(",")], args.count,
-                                               args.seed, work),
+                                               args.seed, work, args.source),
             },
             "real_photos": real_photos(args.model, args.repeat),
             "machine": {"platform": platform.platform(), "processor": platform.processor(),

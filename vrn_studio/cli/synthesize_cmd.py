@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", "--count", type=int, default=16, help="number of faces (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="generator seed (default: %(default)s)")
     p.add_argument("--first", type=int, default=0, help="index of the first face (default: %(default)s)")
+    p.add_argument("--source", default="ict",
+                   help="shape source: ict (the ICT Face Model's heads) or mediapipe (the template that "
+                        "made model v1) (default: %(default)s)")
     p.add_argument("--yaw", type=float, help="fix |yaw| in degrees, alternating sides (default: drawn in +-90)")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.set_defaults(func=run)
@@ -26,14 +29,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the faces; print how many and where."""
-    from vrn_studio.train.synthetic import SyntheticFaces, write_folder
+    from vrn_studio.train.synthetic import SOURCES, SyntheticFaces, write_folder
 
+    if args.source not in SOURCES:
+        raise SystemExit(f"vrn-studio synthesize: --source must be one of {', '.join(SOURCES)}")
     if args.count < 1:
         raise SystemExit("vrn-studio synthesize: --count must be at least 1")
     if args.yaw is not None and not 0 <= args.yaw <= 90:
         raise SystemExit("vrn-studio synthesize: --yaw must be between 0 and 90 degrees")
+    faces = SyntheticFaces(args.seed, source=args.source)
     photos = write_folder(
-        SyntheticFaces(args.seed), args.folder, args.count, yaw=args.yaw, first=args.first, overwrite=args.overwrite
+        faces, args.folder, args.count, yaw=args.yaw, first=args.first, overwrite=args.overwrite
     )
     print(f"wrote {len(photos)} face(s) to {args.folder}")
     return 0

@@ -35,6 +35,9 @@ SYNTHETIC_SMOKE = "synthetic-smoke"
 """``data`` value selecting :class:`vrn_studio.train.smoke.SyntheticSmokeDataset` (tests only)."""
 SYNTHETIC = "synthetic"
 """``data`` value selecting :class:`vrn_studio.train.synthetic.SyntheticDataset` (rendered faces)."""
+SYNTHETIC_SOURCES: tuple[str, ...] = ("ict", "mediapipe")
+"""``synthetic_source`` values, the default first: the shape sources of
+:mod:`vrn_studio.train.synthetic` (which takes them from here)."""
 
 
 class ConfigError(VrnStudioError):
@@ -91,6 +94,14 @@ class TrainConfig:
         Number of rendered faces when ``data = "synthetic"`` (cached in ``out_dir``).
     synthetic_max_yaw : float
         Largest absolute yaw of the rendered faces, degrees.
+    synthetic_source : {"ict", "mediapipe"}
+        Shape source of the rendered faces (:mod:`vrn_studio.train.synthetic`): ``"ict"``
+        (the ICT Face Model's heads, the default) or ``"mediapipe"`` (the deformed canonical
+        face that made the built-in model v1).
+    soft_targets : bool
+        Train on anti-aliased volumes (each voxel's fraction behind the surface,
+        :func:`~vrn_studio.train.synthetic.volume_from_front`) instead of binary ones; only
+        with ``data = "synthetic"``.
     amp : bool
         Mixed precision (float16 autocast + gradient scaling); used on CUDA only.
     num_workers : int
@@ -118,6 +129,8 @@ class TrainConfig:
     bfm: str = ""
     synthetic_samples: int = 8000
     synthetic_max_yaw: float = 90.0
+    synthetic_source: str = "ict"
+    soft_targets: bool = False
     amp: bool = True
     num_workers: int = 0
 
@@ -165,6 +178,14 @@ class TrainConfig:
             raise ConfigError("data_format = '300w-lp' needs bfm: the path of your Basel Face Model .mat")
         if not isinstance(self.amp, bool):
             raise ConfigError(f"amp must be true or false; got {self.amp!r}")
+        if self.synthetic_source not in SYNTHETIC_SOURCES:
+            raise ConfigError(
+                f"synthetic_source must be one of {', '.join(SYNTHETIC_SOURCES)}; got {self.synthetic_source!r}"
+            )
+        if not isinstance(self.soft_targets, bool):
+            raise ConfigError(f"soft_targets must be true or false; got {self.soft_targets!r}")
+        if self.soft_targets and self.data != SYNTHETIC:
+            raise ConfigError(f"soft_targets needs data = {SYNTHETIC!r}; got data = {self.data!r}")
         if not isinstance(self.data, str) or not self.data:
             raise ConfigError(f"data must be a folder, {SYNTHETIC!r} or {SYNTHETIC_SMOKE!r}; got {self.data!r}")
         if not isinstance(self.out_dir, str | Path):

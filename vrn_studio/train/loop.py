@@ -2,8 +2,11 @@
 
 Loss
 ----
-Per-voxel sigmoid cross-entropy between the volume logits and the binary target volume
-(``BCEWithLogitsLoss``, mean over voxels), as in the paper. VRN-Multitask adds
+Per-voxel sigmoid cross-entropy between the volume logits and the target volume
+(``BCEWithLogitsLoss``, mean over voxels), as in the paper. The target is binary, or with
+``soft_targets`` each voxel's occupied fraction in [0, 1]: the same cross-entropy then has its
+minimum where the predicted probability equals that fraction, so the network can place the
+surface between depth bins. VRN-Multitask adds
 ``landmark_loss_weight`` times the mean squared error between its heatmaps and Gaussian
 heatmaps of the ground-truth landmarks (:func:`~vrn_studio.model.heatmaps.landmark_heatmaps`,
 peak 1). VRN-Guided takes the ground-truth landmarks' heatmaps as input.
@@ -121,8 +124,9 @@ def build_dataset(config: TrainConfig, *, progress: bool = False) -> Dataset:
                 f"200 * input_size / 192; got input_size {config.input_size}, depth_bins {config.depth_bins}"
             )
         return SyntheticDataset(
-            config.synthetic_samples, size=config.input_size, seed=config.seed,
-            max_yaw=config.synthetic_max_yaw, cache=config.out_dir, workers=os.cpu_count() or 1, progress=progress,
+            config.synthetic_samples, size=config.input_size, seed=config.seed, max_yaw=config.synthetic_max_yaw,
+            source=config.synthetic_source, soft=config.soft_targets, cache=config.out_dir,
+            workers=os.cpu_count() or 1, progress=progress,
         )
     return FolderDataset(
         config.data, size=config.input_size, depth_bins=config.depth_bins, seed=config.seed,
@@ -147,7 +151,8 @@ def compute_loss(
     raw : nn.Module
         The unwrapped network (for :meth:`VRNGuided.stack_input`).
     batch : dict
-        ``image`` (B, 3, H, W) in [0, 1], ``volume`` (B, D, H, W) in {0, 1}, ``landmarks``
+        ``image`` (B, 3, H, W) in [0, 1], ``volume`` (B, D, H, W) in [0, 1] (binary or
+        soft targets), ``landmarks``
         (B, 68, 2) crop pixels, all on the model's device.
     config : TrainConfig
         For ``variant`` and ``landmark_loss_weight``.
@@ -202,7 +207,7 @@ def train(
         The run (see :class:`~vrn_studio.train.config.TrainConfig`).
     dataset : torch.utils.data.Dataset
         Yields dicts of ``image`` (3, H, W) float in [0, 1], ``volume`` (D, H, W) float in
-        {0, 1} and ``landmarks`` (68, 2) in crop pixels, with H = W = ``config.input_size``
+        [0, 1] (binary, or soft targets) and ``landmarks`` (68, 2) in crop pixels, with H = W = ``config.input_size``
         and D = ``config.depth_bins``.
     device : str or torch.device, default: "auto"
         ``auto``, ``cpu``, ``cuda``...; under torchrun on CUDA each process takes

@@ -1,14 +1,23 @@
 """Synthetic training faces: posed, textured renders with their exact mesh, landmarks and volume.
 
 VRN's training data (300W-LP) needs the Basel Face Model, which cannot be bundled. This
-module makes offline training data from the MediaPipe canonical face mesh
-(``resources/canonical_face_model.obj``, Apache 2.0; 468 vertices, the front of a neutral
-head), so a model trained on it carries no licence restriction of its own.
+module makes offline training data from one of two shape sources, so a model trained on it
+carries no licence restriction of its own (both are shipped in ``resources/``):
+
+``"ict"`` (the default)
+    The ICT Face Model (MIT licence; :mod:`vrn_studio.train.ict`): whole heads with ears and
+    neck from 100 identity modes of light-stage scans and 53 expression blendshapes; eyes
+    and mouth capped, so the volume is a solid head.
+``"mediapipe"``
+    The MediaPipe canonical face mesh (``resources/canonical_face_model.obj``, Apache 2.0;
+    468 vertices, the front of a neutral head) deformed at random (below); the source of
+    the built-in model v1's data.
 
 One sample, all drawn from ``numpy.random.default_rng((seed, index))`` (the same seed and
 index always give the same sample, on any machine):
 
-1. **Shape**: the template, Loop-subdivided twice (7,257 vertices; the coarse mesh shows its
+1. **Shape**: ICT: :func:`vrn_studio.train.ict.sample_head`. MediaPipe: the template,
+   Loop-subdivided twice (7,257 vertices; the coarse mesh shows its
    facets in a volume), then deformed smoothly: anisotropic scale (width, height, depth),
    six random Gaussian-weighted displacements (radius 2-4.5 cm, 0.3 cm typical), nose
    length and height, and an **expression**: jaw opening (the lips stay joined, as in a
@@ -26,14 +35,16 @@ index always give the same sample, on any machine):
 5. **Background**: procedural clutter (smooth multi-scale colour noise, random discs and
    rectangles); sensor noise and blur on the whole image.
 
-The 68 landmarks are template vertices (the widely used MediaPipe -> iBUG-68
-correspondence :data:`MEDIAPIPE_TO_IBUG68`), so they are exact 3D points on the surface;
-at large yaw the jaw points are the 3D ones (as in 300W-LP's and AFLW2000-3D's
-annotations), not the visible silhouette a 2D detector marks.
+The 68 landmarks are vertices of the mesh, projected, so they are exact. ICT: the model's
+Multi-PIE vertices, the hidden side's jaw contour moved to the jawline's silhouette
+(:func:`vrn_studio.train.ict.jaw_landmarks`, 3DDFA's convention). MediaPipe: the widely used
+MediaPipe -> iBUG-68 correspondence :data:`MEDIAPIPE_TO_IBUG68`; at large yaw its jaw points
+are the 3D ones, not the visible silhouette a 2D detector marks.
 
 The target volume follows :func:`vrn_studio.train.voxelise` with ``fill="behind"`` (the
 front surface extruded to the back of the grid) and is stored as its front surface, one
-depth per column (:func:`volume_from_front`).
+depth per column; :func:`volume_from_front` makes the binary volume or, with ``soft``, the
+anti-aliased one (each voxel's fraction behind the exact surface).
 """
 
 from __future__ import annotations
@@ -56,9 +67,11 @@ from vrn_studio.crop import CROP_SIZE, release_transform, resize_points
 from vrn_studio.eval.dataset import LANDMARKS_SUFFIX, read_mesh
 from vrn_studio.export import export_obj
 from vrn_studio.image import load_image
-from vrn_studio.mesh import Mesh, euler_rotation, vertex_normals
+from vrn_studio.mesh import Mesh, euler_rotation, face_normals, vertex_normals
 from vrn_studio.pipeline.save import write_png
 from vrn_studio.train.augment import FLIP_PERMUTATION
+from vrn_studio.train.config import SYNTHETIC_SOURCES as SOURCES
+from vrn_studio.train.ict import ICT_PATH, jaw_landmarks, load_ict, sample_head
 from vrn_studio.train.voxelise import front_surface
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
@@ -140,6 +153,8 @@ class SyntheticFace:
         The exact mesh, (x, y, z) in crop pixels as above (depth index = z / 0.5).
     faces : np.ndarray, shape (M, 3), int64
         Its triangles.
+    landmark_vertices : np.ndarray, shape (68,), int64
+        The vertex of each landmark: ``landmarks_3d == vertices[landmark_vertices]``.
     front : np.ndarray, shape (size, size), float32
         Depth index of the front surface over each pixel centre (``-inf`` where there is
         none): the target volume is ``volume_from_front(front, depth_bins)``.
@@ -152,23 +167,113 @@ class SyntheticFace:
     landmarks_3d: np.ndarray
     vertices: np.ndarray
     faces: np.ndarray
+    landmark_vertices: np.ndarray
     front: np.ndarray
     yaw: float
     pitch: float
     roll: float
 
 
-def volume_from_front(front: np.ndarray, depth_bins: int = DEPTH_BINS) -> np.ndarray:
-    """The ``fill="behind"`` volume (D, H, W) bool of a front-surface depth-index map (H, W).
+def volume_from_front(front: np.ndarray, depth_bins: int = DEPTH_BINS, *, soft: bool = False) -> np.ndarray:
+    """The ``fill="behind"`` volume (D, H, W) of a front-surface depth-index map (H, W).
 
-    Voxel (d, y, x) is filled when ``d <= front[y, x]`` (see :mod:`vrn_studio.train.voxelise`).
+    Binary (bool): voxel (d, y, x) is filled when its centre is behind the surface,
+    ``d <= front[y, x]`` (see :mod:`vrn_studio.train.voxelise`).
+
+    ``soft`` (float32 in [0, 1], anti-aliased): each voxel holds the fraction of its depth
+    extent ``[d - 0.5, d + 0.5]`` that lies behind the surface, ``clip(front + 0.5 - d, 0, 1)``:
+    1 behind the surface, fractional in the voxel the surface crosses, 0 in front. A column's
+    sum is the exact length of solid from the back face of voxel 0 (index -0.5) to the
+    surface, ``front + 0.5`` (when the surface lies within the grid), and ``soft >= 0.5`` is
+    exactly the binary volume.
 
     Examples
     --------
     >>> volume_from_front(np.array([[1.5, -np.inf]]), 3)[:, 0, :].astype(int).tolist()
     [[1, 0], [1, 0], [0, 0]]
+    >>> volume_from_front(np.array([[1.25]]), 3, soft=True)[:, 0, 0].tolist()
+    [1.0, 0.75, 0.0]
     """
-    return np.arange(depth_bins)[:, None, None] <= np.asarray(front)[None]
+    front = np.asarray(front)[None]
+    depth = np.arange(depth_bins)[:, None, None]
+    if soft:
+        return np.clip(front + 0.5 - depth, 0.0, 1.0).astype(np.float32)
+    return depth <= front
+
+
+class MediaPipeSource:
+    """Shape source ``"mediapipe"``: the canonical face deformed by :func:`deform` (model v1's data).
+
+    Parameters
+    ----------
+    template : Template, optional
+        The face template (default: :func:`load_template`).
+    """
+
+    name = "mediapipe"
+    whole_head = False
+    """An open face, placed in depth by the landmarks alone (version 2's rule; see :class:`IctSource`)."""
+
+    def __init__(self, template: Template | None = None) -> None:
+        self.template = template or load_template()
+
+    def shape(self, rng: np.random.Generator) -> np.ndarray:
+        """A random identity and expression: vertices (N, 3) in cm."""
+        return deform(self.template, rng)
+
+    def landmark_vertices(self, posed: np.ndarray, roll: float) -> np.ndarray:
+        """The vertex (68,) of each landmark: the template's, whatever the pose."""
+        return self.template.landmarks
+
+
+class IctSource:
+    """Shape source ``"ict"``: heads of the ICT Face Model (:mod:`vrn_studio.train.ict`).
+
+    Parameters
+    ----------
+    path : path, optional
+        The model subset (default: :data:`vrn_studio.train.ict.ICT_PATH`).
+
+    Attributes
+    ----------
+    template : Template
+        The neutral closed head (for the textures), its triangles and the 68 landmark vertices.
+    """
+
+    name = "ict"
+    whole_head = True
+    """A closed head wound outward: outward normals shade it, back-facing triangles are left out of
+    the z-buffer (they are never in front on a closed surface), and when its front-most point would
+    leave the volume (the near ear at profile lies up to ~60 depth bins in front of the landmarks'
+    mean) the head moves back until that point is at the centre of the last depth bin."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = path
+        self.model = load_ict(path or ICT_PATH)
+        self.template = Template(self.model.close(self.model.neutral), self.model.faces, self.model.landmarks)
+
+    def __reduce__(self) -> tuple[type, tuple[str | Path | None]]:
+        # Worker processes reload the (cached) model file instead of receiving ~20 MB of modes.
+        return IctSource, (self.path,)
+
+    def shape(self, rng: np.random.Generator) -> np.ndarray:
+        """A random identity and expression (:func:`~vrn_studio.train.ict.sample_head`): (N, 3) cm."""
+        return sample_head(self.model, rng)
+
+    def landmark_vertices(self, posed: np.ndarray, roll: float) -> np.ndarray:
+        """The vertex (68,) of each landmark, the hidden jaw contour on its silhouette
+        (:func:`~vrn_studio.train.ict.jaw_landmarks`); ``posed`` (N, 3) in the template frame."""
+        normals = vertex_normals(Mesh(posed, self.template.faces))
+        return jaw_landmarks(self.model, posed, normals, roll)
+
+
+def make_source(name: str) -> IctSource | MediaPipeSource:
+    """The shape source called ``name`` (one of :data:`SOURCES`, ``("ict", "mediapipe")``)."""
+    if name == "ict":
+        return IctSource()
+    if name == "mediapipe":
+        return MediaPipeSource()
+    raise ValueError(f"unknown synthetic source {name!r}; available: {', '.join(SOURCES)}")
 
 
 class SyntheticFaces:
@@ -187,12 +292,16 @@ class SyntheticFaces:
     max_yaw : float, default: 90.0
         Largest absolute yaw in degrees.
     template : Template, optional
-        The face template (default: :func:`load_template`).
+        A face template for the ``"mediapipe"`` source (default: :func:`load_template`).
+    source : {"ict", "mediapipe"}, default: "ict"
+        The shape source (see the module docstring).
 
     Attributes
     ----------
     depth_bins : int
         Depth bins of the target volume: ``200 * size / 192``.
+    source : IctSource or MediaPipeSource
+        The shape source.
 
     Examples
     --------
@@ -206,6 +315,7 @@ class SyntheticFaces:
 
     def __init__(
         self, seed: int = 0, *, size: int = CROP_SIZE, max_yaw: float = 90.0, template: Template | None = None,
+        source: str = SOURCES[0],
     ) -> None:
         if size not in SIZES:
             raise ValueError(f"size must be one of {', '.join(map(str, SIZES))}; got {size!r}")
@@ -215,39 +325,49 @@ class SyntheticFaces:
         self.size = size
         self.depth_bins = DEPTH_BINS * size // CROP_SIZE
         self.max_yaw = float(max_yaw)
-        self.template = template or load_template()
+        if template is not None and source != "mediapipe":
+            raise ValueError(f"a template is a shape for the 'mediapipe' source, not {source!r}")
+        self.source = MediaPipeSource(template) if source == "mediapipe" else make_source(source)
 
     def sample(self, index: int, *, yaw: float | None = None) -> SyntheticFace:
         """Sample ``index``; ``yaw`` (degrees) overrides the drawn yaw (for held-out sets)."""
         rng = np.random.default_rng((self.seed, index))
-        t = self.template
-        shape = deform(t, rng)
+        t = self.source.template
+        shape = self.source.shape(rng)
         colours = texture(t, rng)
         drawn_yaw = rng.uniform(-self.max_yaw, self.max_yaw)
         pitch, roll = rng.uniform(-25, 25), rng.uniform(-35, 35)
         yaw = drawn_yaw if yaw is None else float(yaw)
         rotation = rotation_matrix(yaw, pitch, roll)
         posed = shape @ rotation.T
-        colours = colours * shading(posed, t.faces, rng)[:, None] * rng.uniform(0.7, 1.3, 3)
+        whole = self.source.whole_head
+        colours = colours * shading(posed, t.faces, rng, outward=whole)[:, None] * rng.uniform(0.7, 1.3, 3)
+        landmarks = self.source.landmark_vertices(posed, roll)
         # Image frame: x right, y down, z towards the camera; then the release framing.
         image_space = posed * [1.0, -1.0, 1.0]
-        crop = release_transform(image_space[t.landmarks, :2])
+        crop = release_transform(image_space[landmarks, :2])
         vertices = np.column_stack([crop.to_crop(image_space[:, :2]), image_space[:, 2] * crop.scale])
-        vertices[:, 2] += DEPTH_BINS * Z_SCALE / 2 - vertices[t.landmarks, 2].mean()
+        vertices[:, 2] += DEPTH_BINS * Z_SCALE / 2 - vertices[landmarks, 2].mean()
+        faces = t.faces
+        if whole:
+            vertices[:, 2] -= max(0.0, vertices[:, 2].max() - (DEPTH_BINS - 1) * Z_SCALE)
+            # Front-facing triangles only (flipping y mirrored the winding: outward is -face_normals).
+            faces = faces[face_normals(Mesh(vertices, faces))[:, 2] < 0]
         image = background(CROP_SIZE, rng)
-        front, pixel, triangle, weights = front_surface(vertices, t.faces, CROP_SIZE, CROP_SIZE)
-        rgb = (weights[:, :, None] * colours[t.faces[triangle]]).sum(axis=1)
+        front, pixel, triangle, weights = front_surface(vertices, faces, CROP_SIZE, CROP_SIZE)
+        rgb = (weights[:, :, None] * colours[faces[triangle]]).sum(axis=1)
         image.reshape(-1, 3)[pixel] = np.clip(rgb, 0, 1)
         image = finish(image, rng)
         if self.size != CROP_SIZE:
             image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
             # Depth indices move like pixel indices (d' = (d + 0.5) / k - 0.5), in crop pixels here.
             vertices = resize_points(vertices / [1.0, 1.0, Z_SCALE], CROP_SIZE, self.size) * [1.0, 1.0, Z_SCALE]
-            front = front_surface(vertices, t.faces, self.size, self.size)[0]
-        marks = vertices[t.landmarks]
+            front = front_surface(vertices, faces, self.size, self.size)[0]
+        marks = vertices[landmarks]
         return SyntheticFace(
             image=image, landmarks=marks[:, :2].copy(), landmarks_3d=marks, vertices=vertices, faces=t.faces,
-            front=(front / Z_SCALE).astype(np.float32), yaw=float(yaw), pitch=float(pitch), roll=float(roll),
+            landmark_vertices=np.asarray(landmarks, np.int64), front=(front / Z_SCALE).astype(np.float32),
+            yaw=float(yaw), pitch=float(pitch), roll=float(roll),
         )
 
 
@@ -334,10 +454,17 @@ def _procedural_texture(template: Template, rng: np.random.Generator) -> np.ndar
     return np.clip(colours, 0, 1)
 
 
-def shading(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Lambertian shading factor (N,) of posed vertices under a random light from the camera side."""
+def shading(
+    vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator, *, outward: bool = False
+) -> np.ndarray:
+    """Lambertian shading factor (N,) of posed vertices under a random light from the camera side.
+
+    ``outward``: the triangles are wound with normals out of a closed head; otherwise (an open
+    face of consistent winding) the normals are flipped, if need be, to face the camera overall.
+    """
     normals = vertex_normals(Mesh(vertices, faces)).astype(np.float64)
-    normals *= np.sign((normals[:, 2]).sum())  # the template's winding is consistent: face the camera
+    if not outward:
+        normals *= np.sign((normals[:, 2]).sum())
     light = np.array([rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(0.4, 1.5)])
     light /= np.linalg.norm(light)
     ambient = rng.uniform(0.35, 0.7)
@@ -388,8 +515,13 @@ class SyntheticDataset(Dataset):
         Generator seed.
     max_yaw : float, default: 90.0
         Largest absolute yaw in degrees.
+    source : {"ict", "mediapipe"}, default: "ict"
+        The generator's shape source (see the module docstring).
+    soft : bool, default: False
+        Anti-aliased targets (:func:`volume_from_front` with ``soft``) instead of binary ones.
     cache : path, optional
-        Folder for the ``.npz`` cache.
+        Folder for the ``.npz`` cache (shared by binary and soft targets: it holds the
+        front-surface maps both are made from).
     workers : int, default: 0
         Processes rendering the samples (used for more than 256 samples; 0 or 1: render
         in this process).
@@ -397,19 +529,21 @@ class SyntheticDataset(Dataset):
         Show a tqdm bar while rendering.
 
     Items are dicts like :class:`~vrn_studio.train.FolderDataset`'s: ``image`` (3, size,
-    size) float32 in [0, 1], ``volume`` (D, size, size) float32 in {0, 1}, ``landmarks``
-    (68, 2) float32 crop pixels.
+    size) float32 in [0, 1], ``volume`` (D, size, size) float32 in {0, 1} (binary) or
+    [0, 1] (``soft``), ``landmarks`` (68, 2) float32 crop pixels.
     """
 
     def __init__(
         self, count: int, *, size: int = CROP_SIZE, seed: int = 0, max_yaw: float = 90.0,
+        source: str = SOURCES[0], soft: bool = False,
         cache: str | Path | None = None, workers: int = 0, progress: bool = False,
     ) -> None:
         if not (isinstance(count, int) and count >= 1):
             raise ValueError(f"count must be a positive integer; got {count!r}")
-        self.faces = SyntheticFaces(seed, size=size, max_yaw=max_yaw)
+        self.faces = SyntheticFaces(seed, size=size, max_yaw=max_yaw, source=source)
         self.depth_bins = self.faces.depth_bins
-        name = f"synthetic-v{GENERATOR_VERSION}-seed{seed}-n{count}-size{size}-yaw{max_yaw:g}.npz"
+        self.soft = soft
+        name = f"synthetic-v{GENERATOR_VERSION}-{source}-seed{seed}-n{count}-size{size}-yaw{max_yaw:g}.npz"
         path = Path(cache) / name if cache is not None else None
         if path is not None and path.is_file():
             with np.load(path) as data:
@@ -428,16 +562,18 @@ class SyntheticDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return {
             "image": torch.from_numpy(self.images[index]).permute(2, 0, 1).float().div_(255),
-            "volume": torch.from_numpy(volume_from_front(self.fronts[index], self.depth_bins)).float(),
+            "volume": torch.from_numpy(volume_from_front(self.fronts[index], self.depth_bins, soft=self.soft)).float(),
             "landmarks": torch.from_numpy(self.landmarks[index]),
         }
 
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 """Bumped whenever a change to the generator changes its samples (invalidates caches).
 Version 2: the template read through :func:`vrn_studio.eval.dataset.read_mesh` (float32
 coordinates) and shaded with :func:`vrn_studio.mesh.vertex_normals`; samples differ from
-version 1 (which made the built-in model's data) only by float rounding."""
+version 1 (which made the built-in model's data) only by float rounding. Version 3: the ICT
+Face Model source, the default (``source="mediapipe"`` makes version 2's samples unchanged);
+cache names record the source."""
 
 
 def _render_range(faces: SyntheticFaces, indices: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
