@@ -204,3 +204,41 @@ def test_release_volume_brings_a_low_resolution_volume_back_into_register() -> N
     assert np.median(distance) < 0.42
     centroid = np.array(np.nonzero(volume > 0.5)).mean(axis=1) - np.array(np.nonzero(truth)).mean(axis=1)
     assert np.abs(centroid).max() < 0.25
+
+
+def test_soft_volume_columns_sum_to_the_exact_depth_and_threshold_to_the_binary_volume() -> None:
+    face = SyntheticFaces(seed=3, size=48).sample(0)
+    soft = volume_from_front(face.front, 50, soft=True)
+    binary = volume_from_front(face.front, 50)
+    assert soft.dtype == np.float32 and soft.min() >= 0 and soft.max() <= 1
+    inside = np.isfinite(face.front) & (face.front >= -0.5) & (face.front <= 49.5)
+    assert inside.sum() > 100
+    # Each column holds the solid from the back face of voxel 0 (index -0.5) to the surface.
+    np.testing.assert_allclose(soft.sum(axis=0)[inside], face.front[inside] + 0.5, rtol=0, atol=2e-5)
+    assert (soft.sum(axis=0)[~np.isfinite(face.front)] == 0).all()
+    fractional = (soft > 0) & (soft < 1)
+    assert fractional.any(axis=0)[inside].mean() > 0.99  # one boundary voxel per column
+    assert fractional.sum(axis=0).max() == 1
+    assert np.array_equal(soft >= 0.5, binary)
+
+
+def test_dataset_and_config_give_soft_targets_and_name_the_source(tmp_path: Path) -> None:
+    config = TrainConfig(
+        data="synthetic", input_size=24, depth_bins=25, synthetic_samples=2, out_dir=tmp_path,
+        synthetic_source="mediapipe", soft_targets=True,
+    )
+    data = build_dataset(config)
+    assert data.faces.source.name == "mediapipe" and data.soft
+    volume = data[0]["volume"].numpy()
+    face = SyntheticFaces(seed=0, size=24, source="mediapipe").sample(0)
+    assert np.array_equal(volume, volume_from_front(face.front, 25, soft=True))
+    assert ((volume > 0) & (volume < 1)).any()
+    assert [p.name.split("-")[2] for p in tmp_path.glob("synthetic-*.npz")] == ["mediapipe"]
+    with pytest.raises(ConfigError, match="soft_targets"):
+        TrainConfig(data="synthetic-smoke", soft_targets=True)
+    with pytest.raises(ConfigError, match="synthetic_source"):
+        TrainConfig(data="synthetic", synthetic_source="bfm")
+    assert TrainConfig().synthetic_source == "ict" and not TrainConfig().soft_targets
+    assert TrainConfig.load(Path(__file__).parents[2] / "training" / "default-model.toml").synthetic_source == (
+        "mediapipe"
+    )

@@ -236,3 +236,22 @@ def test_each_epoch_tells_the_dataset(tmp_path: Path) -> None:
     dataset = Recording(2, SIZE, DEPTH, seed=3)
     train(tiny(tmp_path, epochs=3), dataset, device="cpu", progress=False)
     assert dataset.epochs == [0, 1, 2]
+
+
+def test_soft_targets_train(tmp_path: Path) -> None:
+    """The cross-entropy takes fractional targets: training on them runs and lowers the loss."""
+    dataset = data(2)
+
+    class Soft(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(dataset)
+
+        def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+            item = dict(dataset[index])
+            item["volume"] = item["volume"] * 0.75  # fractional occupancy
+            return item
+
+    config = tiny(tmp_path, epochs=10, lr=1e-3)
+    train(config, Soft(), device="cpu", progress=False)
+    losses = [m["loss"] for m in metrics(config)]
+    assert losses[-1] < 0.9 * losses[0]

@@ -38,10 +38,10 @@ landmark whose vertex faces away from the camera (its outward normal has a negat
 component in the posed head, so it cannot be on the visible surface) moves to the point of
 its parallel lying farthest outward in the image (along the head's sideways axis after
 roll, towards that side of the face): the visible outline of the face at that height. The
-parallel of landmark k is built on the neutral face at the height of the model's jawline
-substitute for k (``jaw_*_substitutes``, the jaw's outline in a frontal view): the vertices
-of the narrow face area within :data:`PARALLEL_HALF_WIDTH` of that height, on that side of
-the midline (midline included) and not behind the substitute. At moderate yaw a hidden
+parallel of landmark k is built on the neutral face: the vertices of the narrow face area
+within :data:`PARALLEL_HALF_WIDTH` of the landmark's height, on its side of the midline
+(midline included) and not behind the model's jawline substitute for k
+(``jaw_*_substitutes``, the jaw's outline further back, towards the ear). At moderate yaw a hidden
 landmark lands on the cheek's outline; at profile on the face's profile line (nose side,
 lips, chin) at its own height, as in 300W-LP. The model's extended jawline alone cannot
 serve: at yaw 90 its outermost point lies under the chin, behind the visible surface, and
@@ -143,10 +143,10 @@ def load_ict(path: str | Path | None = None) -> IctModel:
         faces = faces[:, ::-1].copy()
     face = neutral[:NARROW_FACE]
     candidates = {}
-    for k, vertex in zip([*range(8), *range(9, 17)], substitutes.tolist(), strict=True):
+    for k, substitute in zip([*range(8), *range(9, 17)], substitutes.tolist(), strict=True):
         side = -1.0 if k < 8 else 1.0
-        x, y, z = neutral[vertex]
-        band = (np.abs(face[:, 1] - y) <= PARALLEL_HALF_WIDTH) & (side * face[:, 0] >= 0) & (face[:, 2] >= z)
+        height, back = neutral[landmarks[k], 1], neutral[substitute, 2]
+        band = (np.abs(face[:, 1] - height) <= PARALLEL_HALF_WIDTH) & (side * face[:, 0] >= 0) & (face[:, 2] >= back)
         candidates[k] = np.flatnonzero(band)
     return IctModel(neutral, faces, identity, expression, names, loops, landmarks, candidates)
 
