@@ -407,6 +407,10 @@ def _march_mcubes(field: np.ndarray, iso: float) -> Marched:
 _MARCHERS = {"flying-edges": _march_flying_edges, "skimage": _march_skimage, "mcubes": _march_mcubes}
 
 
+_DEPTH_CHUNK_SAMPLES = 2_000_000
+"""Surface samples drawn at once by :func:`_mesh_depth` (bounds its memory to ~100 MB)."""
+
+
 def _mesh_depth(mesh: Mesh, shape: tuple[int, int]) -> np.ndarray:
     height, width = shape
     depth = np.full(height * width, -np.inf)
@@ -417,10 +421,13 @@ def _mesh_depth(mesh: Mesh, shape: tuple[int, int]) -> np.ndarray:
         i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
         keep = i + j <= n
         weights = np.stack([i[keep], j[keep], n - i[keep] - j[keep]], axis=1) / n
-        points = np.einsum("sk,fkc->fsc", weights, tri).reshape(-1, 3)
-        col = np.rint(points[:, 0]).astype(np.int64)
-        row = np.rint(points[:, 1]).astype(np.int64)
-        inside = (col >= 0) & (col < width) & (row >= 0) & (row < height)
-        np.maximum.at(depth, row[inside] * width + col[inside], points[inside, 2])
+        step = max(1, _DEPTH_CHUNK_SAMPLES // len(weights))
+        for start in range(0, len(mesh.faces), step):
+            corners = tri[start:start + step].transpose(2, 0, 1)  # (3 coordinates, F, 3 corners)
+            x, y, z = corners @ weights.T  # each (F, samples): one matrix product per coordinate
+            col = np.rint(x).astype(np.int64).ravel()
+            row = np.rint(y).astype(np.int64).ravel()
+            inside = (col >= 0) & (col < width) & (row >= 0) & (row < height)
+            np.maximum.at(depth, row[inside] * width + col[inside], z.ravel()[inside])
     depth[np.isneginf(depth)] = np.nan
     return depth.reshape(height, width).astype(np.float32)
