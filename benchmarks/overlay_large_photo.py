@@ -4,7 +4,7 @@ Makes a 6000 x 6000 photo (the sample astronaut photo scaled up, face ~1,100 px 
 measures in child processes the peak resident memory of ``vrn-studio reconstruct -f overlay``
 (the whole process) beside ``-f landmarks`` (the same run without the overlay), and in this
 process the time of :func:`~vrn_studio.pipeline.overlay.mesh_overlay` alone (median of 3).
-Writes ``benchmarks/results/overlay-<processor>-<date>.json`` and prints it.
+Writes ``benchmarks/results/overlay/<processor>-<date>.json`` and prints it.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main() -> int:
         "overlay_seconds": [round(s, 3) for s in seconds],
     }
     slug = re.sub(r"[^a-z0-9]+", "-", str(env["cpu"]).lower()).strip("-")[:40]
-    path = ROOT / "benchmarks" / "results" / f"overlay-{slug}-{report['created'][:10]}.json"
+    path = ROOT / "benchmarks" / "results" / "overlay" / f"{slug}-{report['created'][:10]}.json"
     atomic_write(path, (json.dumps(report, indent=1) + "\n").encode("utf-8"), overwrite=True)
     print(json.dumps(report, indent=1))
     print(f"written: {path}")
