@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,36 @@ def test_setup_installs_every_debian_package_through_one_list() -> None:
     packages = [line for line in (ROOT / "scripts" / "debian-packages.txt").read_text().splitlines()
                 if line and not line.startswith("#")]
     assert {"xvfb", "xauth", "libgl1", "libegl1", "libxcb-cursor0", "libxcb-icccm4"} <= set(packages)
+
+
+def _stub_path(folder: Path, stubs: dict[str, str]) -> str:
+    """A PATH of just ``bash``, ``grep`` and ``dirname`` (linked) plus shell ``stubs``."""
+    folder.mkdir()
+    for tool in ("bash", "grep", "dirname"):
+        (folder / tool).symlink_to(shutil.which(tool))
+    for name, body in stubs.items():
+        (folder / name).write_text(f"#!{shutil.which('bash')}\n{body}\n")
+        (folder / name).chmod(0o755)
+    return str(folder)
+
+
+def test_install_script_without_root_or_sudo_prints_the_apt_line(tmp_path: Path) -> None:
+    path = _stub_path(tmp_path / "bin", {
+        "apt-get": "echo apt-get was called >&2; exit 9",
+        "dpkg-query": "exit 1",  # nothing installed
+        "id": "echo 1000",  # not root; and no sudo on this PATH
+    })
+    run = subprocess.run([shutil.which("bash"), "scripts/install-system-packages.sh"], cwd=ROOT,
+                         env={"PATH": path}, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "apt-get was called" not in run.stderr
+    assert "not root, no sudo" in run.stdout
+    assert "apt-get install -y --no-install-recommends xvfb xauth libgl1" in run.stdout
+
+
+def test_install_script_off_debian_says_what_to_install(tmp_path: Path) -> None:
+    run = subprocess.run([shutil.which("bash"), "scripts/install-system-packages.sh"], cwd=ROOT,
+                         env={"PATH": _stub_path(tmp_path / "bin", {})}, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "Not a Debian/Ubuntu system" in run.stdout and "xvfb" in run.stdout
 
 
 @pytest.mark.parametrize("ci", [False, True], ids=["developer", "ci"])
