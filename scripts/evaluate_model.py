@@ -82,6 +82,13 @@ def real_photos(model: str, repeat: int) -> dict[str, dict[str, object]]:
     return figures
 
 
+def machine() -> dict[str, object]:
+    """The machine and library versions a report's figures were measured with."""
+    return {"platform": platform.platform(), "processor": platform.processor(),
+            "cpu_threads": torch.get_num_threads(), "python": sys.version.split()[0],
+            "torch": torch.__version__, "vrn_studio": __version__}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, measure, write the JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -104,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                                                args.seed, work, args.source),
             },
             "real_photos": real_photos(args.model, args.repeat),
-            "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                        "cpu_threads": torch.get_num_threads(), "python": sys.version.split()[0],
-                        "torch": torch.__version__, "vrn_studio": __version__},
+            "machine": machine(),
         }
     atomic_write(args.out, (json.dumps(report, indent=2) + "\n").encode(), overwrite=True)
     print(f"wrote {args.out}")

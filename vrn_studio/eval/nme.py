@@ -212,8 +212,7 @@ def nme(
         raise ValueError(f"align is {align!r} and should be None or 'icp'")
     region = gt[mask]
     if align == "icp":
-        _, transform, _ = icp_align(region, pred)
-        pred = apply_transform(np.linalg.inv(transform), pred)
+        pred = align_onto_region(pred, region)
     if correspondence == "index":
         errors = np.linalg.norm(pred[mask] - region, axis=1)
         return float(errors.mean() / d)
@@ -230,6 +229,29 @@ def nme(
         back, _ = cKDTree(region).query(over_region)
         error = 0.5 * (error + float(back.mean()))
     return error / d
+
+
+def align_onto_region(pred_vertices: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The prediction rigidly moved onto a ground-truth face region by ICP (see the module docstring).
+
+    ICP runs from the region to the prediction and its transform is inverted, so the
+    distances it minimises are the ones the NME averages.
+
+    Parameters
+    ----------
+    pred_vertices : array_like, shape (N, 3)
+        Predicted vertices, in the ground truth's frame and unit.
+    region : array_like, shape (M, 3)
+        The ground-truth vertices of the face region.
+
+    Returns
+    -------
+    np.ndarray, shape (N, 3), float64
+        The moved prediction.
+    """
+    pred = as_points("pred_vertices", pred_vertices)
+    _, transform, _ = icp_align(region, pred)
+    return apply_transform(np.linalg.inv(transform), pred)
 
 
 def surface_distance(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

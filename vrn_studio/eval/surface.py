@@ -1,0 +1,131 @@
+"""Surface quality of a reconstruction: normal error against the ground truth, and terracing.
+
+The NME (eq. 2) measures where the surface is; the eye sees how it is *oriented* first: a
+volume meshed at a few depth bins shows stair steps (terraces) long before the NME moves.
+Two figures complement it, both in degrees:
+
+Normal error (:func:`normal_angle_error`)
+    The mean angle between the ground truth's vertex normal at each face-region vertex and
+    the predicted vertex normal of its nearest predicted vertex (the NME's ``"nearest"``
+    correspondence), after the same ICP alignment (:func:`~vrn_studio.eval.nme.align_onto_region`).
+    Normals are the area-weighted vertex normals (:func:`vrn_studio.mesh.vertex_normals`)
+    oriented out of each mesh (:func:`outward`), so the figure does not depend on either
+    mesh's winding convention.
+
+Terracing (:func:`terracing`)
+    The median and 90th percentile of the angle between the normals of adjacent triangles
+    (sharing an edge) that both face the camera (outward normal with a positive depth
+    component, depth towards the camera): a smooth surface bends little from one triangle
+    to the next, a terraced one folds at every step. Measured on the predicted mesh alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from vrn_studio.eval.dataset import Sample
+from vrn_studio.eval.nme import align_onto_region, face_region_mask, nme
+from vrn_studio.mesh import Mesh, face_normals, vertex_normals
+
+
+def outward(mesh: Mesh) -> float:
+    """+1 when the mesh's triangles are wound with normals pointing away from its centroid, else -1.
+
+    The sign of the area-weighted sum of ``(triangle centroid - mesh centroid) . normal``:
+    the enclosed volume's sign for a closed mesh, and the bulk orientation of an open one
+    (a face, or a volume's surface open at the grid's back).
+    """
+    corners = mesh.vertices.astype(np.float64)[mesh.faces]
+    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    offsets = corners.mean(axis=1) - mesh.vertices.mean(axis=0)
+    return 1.0 if np.einsum("ij,ij->", offsets, cross) >= 0 else -1.0
+
+
+def normal_angle_error(pred: Mesh, gt: Mesh, region_mask: np.ndarray) -> float:
+    """Mean angle in degrees between ground-truth and predicted normals over the face region.
+
+    Parameters
+    ----------
+    pred : Mesh
+        The prediction, already in the ground truth's frame (aligned).
+    gt : Mesh
+        The ground truth.
+    region_mask : np.ndarray, shape (len(gt.vertices),), bool
+        The ground-truth vertices to average over (:func:`~vrn_studio.eval.nme.face_region_mask`).
+
+    Returns
+    -------
+    float
+        Degrees in [0, 180]; 0 when every pair of normals agrees.
+    """
+    gt_normals = vertex_normals(gt).astype(np.float64) * outward(gt)
+    pred_normals = vertex_normals(pred).astype(np.float64) * outward(pred)
+    region = gt.vertices.astype(np.float64)[region_mask]
+    _, nearest = cKDTree(pred.vertices).query(region)
+    cosines = np.einsum("ij,ij->i", gt_normals[region_mask], pred_normals[nearest])
+    return float(np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0))).mean())
+
+
+def terracing(mesh: Mesh) -> tuple[float, float]:
+    """Median and 90th percentile, in degrees, of the angle between adjacent camera-facing triangles.
+
+    Parameters
+    ----------
+    mesh : Mesh
+        Vertices (x, y, z) with z the depth towards the camera (a VRN mesh in crop or photo
+        pixels).
+
+    Returns
+    -------
+    (float, float)
+        Median and 90th percentile over all pairs of camera-facing triangles sharing an edge.
+
+    Raises
+    ------
+    ValueError
+        No two camera-facing triangles share an edge.
+    """
+    normals = face_normals(mesh).astype(np.float64) * outward(mesh)
+    facing = np.flatnonzero(normals[:, 2] > 0)
+    tris = mesh.faces[facing]
+    edges = np.sort(tris[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    owner = np.repeat(facing, 3)
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    edges, owner = edges[order], owner[order]
+    shared = np.flatnonzero((edges[1:] == edges[:-1]).all(axis=1))
+    if len(shared) == 0:
+        raise ValueError("no two camera-facing triangles share an edge")
+    cosines = np.einsum("ij,ij->i", normals[owner[shared]], normals[owner[shared + 1]])
+    angles = np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0)))
+    return float(np.median(angles)), float(np.percentile(angles, 90))
+
+
+def measure_prediction(pred: Mesh, sample: Sample) -> dict[str, float]:
+    """NME (eq. 2, ICP-aligned, face region), normal error and terracing of a prediction.
+
+    Parameters
+    ----------
+    pred : Mesh
+        The predicted mesh in the sample's photo frame (``Result.mesh_photo``).
+    sample : Sample
+        The ground truth (mesh and landmarks in photo pixels).
+
+    Returns
+    -------
+    dict
+        ``nme`` (unitless), ``normal_error_degrees``, ``terracing_median_degrees``,
+        ``terracing_p90_degrees`` and ``region_vertices``.
+    """
+    gt = sample.mesh
+    landmarks_3d = sample.landmarks_3d_or_lifted()
+    region = face_region_mask(gt.vertices, landmarks_3d)
+    aligned = Mesh(align_onto_region(pred.vertices, gt.vertices[region]), pred.faces)
+    median, p90 = terracing(pred)
+    return {
+        "nme": nme(aligned.vertices, gt.vertices, gt_landmarks_3d=landmarks_3d, region_mask=region),
+        "normal_error_degrees": normal_angle_error(aligned, gt, region),
+        "terracing_median_degrees": median,
+        "terracing_p90_degrees": p90,
+        "region_vertices": int(region.sum()),
+    }
