@@ -1,6 +1,7 @@
 """Volume to mesh, bump removal, and the Mesh type."""
 
 from vrn_studio.mesh.bumps import BumpMode, BumpRemoval, remove_bumps
+from vrn_studio.mesh.clean import smooth_mesh
 from vrn_studio.mesh.geometry import euler_rotation, face_normals, signed_volume, vertex_normals
 from vrn_studio.mesh.isosurface import (
     DEFAULT_LEVEL,
@@ -24,6 +25,7 @@ __all__ = [
     "remove_bumps",
     "resolve_method",
     "signed_volume",
+    "smooth_mesh",
     "to_viewer_frame",
     "vertex_normals",
     "volume_to_mesh",

@@ -1,0 +1,64 @@
+"""Taubin smoothing: terraces of a voxelised surface go, the surface neither shrinks nor moves far."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vrn_studio.eval.surface import terracing
+from vrn_studio.mesh import Mesh, volume_to_mesh
+from vrn_studio.mesh.clean import smooth_mesh
+
+
+@pytest.fixture(scope="module")
+def ball() -> tuple[Mesh, float]:
+    """A binary ball of radius 30 voxels meshed (terraced like a volume's depth bins), and its radius."""
+    d, y, x = np.mgrid[0:80, 0:80, 0:80].astype(np.float32)
+    radius = 30.0
+    volume = (np.sqrt((d - 40) ** 2 + (y - 40) ** 2 + (x - 40) ** 2) < radius).astype(np.float32)
+    return volume_to_mesh(volume, level=0.5, z_scale=1.0, method="skimage"), radius
+
+
+def radii(mesh: Mesh) -> np.ndarray:
+    return np.linalg.norm(mesh.vertices - [40.0, 40.0, 40.0], axis=1)
+
+
+def test_smoothing_removes_terraces_without_shrinking(ball: tuple[Mesh, float]) -> None:
+    mesh, radius = ball
+    smooth = smooth_mesh(mesh, iterations=60, pass_band=0.1)
+    assert terracing(smooth)[1] < 0.6 * terracing(mesh)[1]  # p90 angle between adjacent front triangles
+    assert abs(radii(smooth).mean() - radii(mesh).mean()) < 0.1  # Laplacian alone would shrink it
+    assert radii(smooth).std() < radii(mesh).std()  # closer to the true sphere
+    assert np.linalg.norm(smooth.vertices - mesh.vertices, axis=1).max() < 1.0
+    assert np.array_equal(smooth.faces, mesh.faces)
+    outward = np.sum(smooth.normals * (smooth.vertices - 40.0), axis=1)
+    assert (outward > 0).mean() > 0.99
+
+
+def test_open_boundary_and_colours_stay(ball: tuple[Mesh, float]) -> None:
+    mesh, _ = ball
+    upper = np.flatnonzero(mesh.vertices[:, 1] < 40)
+    keep = np.isin(mesh.faces, upper).all(axis=1)
+    index = -np.ones(mesh.n_vertices, np.int64)
+    index[upper] = np.arange(len(upper))
+    cap = Mesh(mesh.vertices[upper], index[mesh.faces[keep]],
+               np.random.default_rng(0).integers(0, 255, (len(upper), 3), dtype=np.uint8))
+    smooth = smooth_mesh(cap, iterations=20)
+    edges = np.sort(np.concatenate([cap.faces[:, [0, 1]], cap.faces[:, [1, 2]], cap.faces[:, [2, 0]]]), axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    rim = np.unique(unique[counts == 1])
+    assert len(rim) > 50
+    assert np.array_equal(smooth.vertices[rim], cap.vertices[rim].astype(np.float32))
+    assert np.array_equal(smooth.colors, cap.colors)
+
+
+def test_no_iterations_or_an_empty_mesh_is_returned_as_is(ball: tuple[Mesh, float]) -> None:
+    assert smooth_mesh(ball[0], iterations=0) is ball[0]
+    empty = Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64))
+    assert smooth_mesh(empty) is empty
+
+
+@pytest.mark.parametrize("options", [{"iterations": -1}, {"pass_band": 0.0}, {"pass_band": 1.5}])
+def test_bad_settings_are_refused(ball: tuple[Mesh, float], options: dict) -> None:
+    with pytest.raises(ValueError):
+        smooth_mesh(ball[0], **options)
