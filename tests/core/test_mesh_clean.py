@@ -1,4 +1,4 @@
-"""Taubin smoothing: terraces of a voxelised surface go, the surface neither shrinks nor moves far."""
+"""Mesh clean-up: Taubin smoothing removes terraces without shrinking; decimation stays manifold and close."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from vrn_studio.eval.surface import terracing
 from vrn_studio.mesh import Mesh, volume_to_mesh
-from vrn_studio.mesh.clean import smooth_mesh
+from vrn_studio.mesh.clean import decimate_mesh, smooth_mesh
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +62,37 @@ def test_no_iterations_or_an_empty_mesh_is_returned_as_is(ball: tuple[Mesh, floa
 def test_bad_settings_are_refused(ball: tuple[Mesh, float], options: dict) -> None:
     with pytest.raises(ValueError):
         smooth_mesh(ball[0], **options)
+
+
+def edge_use(mesh: Mesh) -> np.ndarray:
+    """How many triangles use each distinct edge."""
+    edges = np.sort(np.concatenate([mesh.faces[:, [0, 1]], mesh.faces[:, [1, 2]], mesh.faces[:, [2, 0]]]), axis=1)
+    return np.unique(edges, axis=0, return_counts=True)[1]
+
+
+def test_decimation_keeps_a_closed_manifold_close_to_the_surface(ball: tuple[Mesh, float]) -> None:
+    mesh, radius = ball
+    small = decimate_mesh(mesh, 2000)
+    assert 1800 <= small.n_faces <= 2000 < mesh.n_faces
+    assert set(edge_use(small)) == {2}  # closed and manifold, like the ball
+    corners = small.vertices[small.faces].astype(np.float64)
+    areas = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    assert (areas > 0).all() and (np.diff(np.sort(small.faces, axis=1), axis=1) > 0).all()
+    assert np.abs(radii(small) - radius).max() < 1.0
+    outward = np.sum(small.normals * (small.vertices - 40.0), axis=1)
+    assert (outward > 0).all()
+
+
+def test_decimation_keeps_the_colours_where_they_were(ball: tuple[Mesh, float]) -> None:
+    mesh, _ = ball
+    colors = np.where(mesh.vertices[:, [0]] < 40, [200, 30, 30], [30, 30, 200]).astype(np.uint8)
+    small = decimate_mesh(Mesh(mesh.vertices, mesh.faces, colors), 3000)
+    left = small.vertices[:, 0] < 37
+    right = small.vertices[:, 0] > 43
+    assert (small.colors[left] == [200, 30, 30]).all() and (small.colors[right] == [30, 30, 200]).all()
+
+
+def test_decimation_to_more_faces_than_there_are_returns_the_mesh(ball: tuple[Mesh, float]) -> None:
+    assert decimate_mesh(ball[0], ball[0].n_faces) is ball[0]
+    with pytest.raises(ValueError):
+        decimate_mesh(ball[0], 3)

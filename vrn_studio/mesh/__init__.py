@@ -1,7 +1,7 @@
 """Volume to mesh, bump removal, and the Mesh type."""
 
 from vrn_studio.mesh.bumps import BumpMode, BumpRemoval, remove_bumps
-from vrn_studio.mesh.clean import smooth_mesh
+from vrn_studio.mesh.clean import decimate_mesh, smooth_mesh
 from vrn_studio.mesh.geometry import euler_rotation, face_normals, signed_volume, vertex_normals
 from vrn_studio.mesh.isosurface import (
     DEFAULT_LEVEL,
@@ -18,6 +18,7 @@ __all__ = [
     "BumpMode",
     "BumpRemoval",
     "Mesh",
+    "decimate_mesh",
     "depth_map",
     "euler_rotation",
     "face_normals",
