@@ -255,3 +255,17 @@ def test_soft_targets_train(tmp_path: Path) -> None:
     train(config, Soft(), device="cpu", progress=False)
     losses = [m["loss"] for m in metrics(config)]
     assert losses[-1] < 0.9 * losses[0]
+
+
+def test_stopping_at_an_epoch_and_resuming_equals_the_whole_run(tmp_path: Path) -> None:
+    dataset = data(4)
+    whole = tiny(tmp_path / "whole", epochs=3, lr_drop_epoch=2)
+    last = train(whole, dataset, device="cpu", progress=False)
+    parted = tiny(tmp_path / "parted", epochs=3, lr_drop_epoch=2)
+    stopped = train(parted, dataset, device="cpu", progress=False, until_epoch=1)
+    assert stopped.name == "epoch-0001.json" and not (stopped.parent / "epoch-0002.json").exists()
+    resumed = train(parted, dataset, device="cpu", progress=False, resume=stopped)
+    assert resumed.name == last.name == "epoch-0003.json"
+    a, b = load_file(last.with_suffix(".safetensors")), load_file(resumed.with_suffix(".safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [m["lr"] for m in metrics(parted)] == [m["lr"] for m in metrics(whole)] == [1e-4] * 4 + [1e-5] * 2

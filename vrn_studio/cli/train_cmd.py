@@ -23,6 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="CKPT",
         help="checkpoint JSON (or run folder: its latest checkpoint) to continue from",
     )
+    p.add_argument(
+        "--until-epoch",
+        type=int,
+        metavar="N",
+        help="stop after epoch N's checkpoint (the schedule stays the config's; --resume goes on later)",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     p.set_defaults(func=run)
 
@@ -34,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = TrainConfig.load(args.config)
     dataset = build_dataset(config, progress=args.progress)
-    last = train(config, dataset, device=args.device, resume=args.resume, progress=args.progress)
+    last = train(config, dataset, device=args.device, resume=args.resume, progress=args.progress,
+                 until_epoch=args.until_epoch)
     print(f"last checkpoint: {last}")
     return 0

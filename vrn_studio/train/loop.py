@@ -125,7 +125,8 @@ def build_dataset(config: TrainConfig, *, progress: bool = False) -> Dataset:
             )
         return SyntheticDataset(
             config.synthetic_samples, size=config.input_size, seed=config.seed, max_yaw=config.synthetic_max_yaw,
-            source=config.synthetic_source, soft=config.soft_targets, cache=config.out_dir,
+            source=config.synthetic_source, fill=config.synthetic_fill, soft=config.soft_targets,
+            cache=config.synthetic_cache or config.out_dir,
             workers=os.cpu_count() or 1, progress=progress,
         )
     return FolderDataset(
@@ -198,6 +199,7 @@ def train(
     resume: str | Path | None = None,
     progress: bool = True,
     model: nn.Module | None = None,
+    until_epoch: int | None = None,
 ) -> Path:
     """Train ``config``'s network on ``dataset``; return the last checkpoint's JSON path.
 
@@ -219,6 +221,10 @@ def train(
         Show a tqdm bar (rank 0 only).
     model : nn.Module, optional
         Train this network instead of a fresh :func:`build_model` (it is modified in place).
+    until_epoch : int, optional
+        Stop after this epoch's checkpoint (1-based) instead of ``config.epochs``; the
+        schedule stays the config's, so resuming later goes on exactly as an uninterrupted
+        run would (short ablations that the winner continues).
 
     Returns
     -------
@@ -226,7 +232,7 @@ def train(
         ``<out_dir>/checkpoints/epoch-NNNN.json`` of the last epoch.
     """
     with _distributed(device) as (rank, world, dev):
-        return _train(config, dataset, dev, rank, world, resume, progress, model)
+        return _train(config, dataset, dev, rank, world, resume, progress, model, until_epoch)
 
 
 @contextmanager
@@ -259,6 +265,7 @@ def _train(
     resume: str | Path | None,
     progress: bool,
     model: nn.Module | None,
+    until_epoch: int | None = None,
 ) -> Path:
     torch.manual_seed(config.seed)
     raw = (model if model is not None else build_model(config)).to(dev)
@@ -288,7 +295,7 @@ def _train(
         (out_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
     began = time.perf_counter() - elapsed
     raw.train()
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(start_epoch, min(config.epochs, until_epoch or config.epochs)):
         torch.manual_seed(config.seed + epoch)
         sampler.set_epoch(epoch)
         if hasattr(dataset, "set_epoch"):  # datasets that draw new augmentations each epoch
