@@ -102,6 +102,80 @@ def test_front_map_is_the_voxelised_mesh(faces: SyntheticFaces) -> None:
     assert expected.any() and not expected.all()
 
 
+@pytest.mark.parametrize("yaw", [0.0, 60.0, -90.0])
+def test_solid_target_is_the_closed_heads_interior_filled_between_its_surfaces(yaw: float) -> None:
+    face = SyntheticFaces(seed=5, size=48).sample(4, yaw=yaw)
+    assert face.back is not None and face.back.dtype == np.float32
+    covered = np.isfinite(face.front)
+    assert np.array_equal(np.isfinite(face.back), covered)  # a closed head: each column enters and leaves
+    assert (face.back[covered] <= face.front[covered]).all()
+    solid = face.target()
+    # Parity inside the closed mesh: the same as the span except where a column crosses four times or
+    # more (an ear, the nose over the lips): the span fills those gaps, parity leaves them empty.
+    inside = voxelise(face.vertices, face.faces, shape=(50, 48, 48), fill="inside")
+    assert not (inside & ~solid).any()
+    assert (solid & ~inside).sum() < 0.02 * solid.sum()
+    behind = volume_from_front(face.front, 50)
+    assert not (solid & ~behind).any()
+    # The solid stops at the back surface where that lies in the grid (the turned head's far side at
+    # yaw 60); the framing puts the back of the head behind the grid at yaw 0 and its far half at profile.
+    in_grid = covered & (face.back > 0)
+    assert np.array_equal(solid[:, ~in_grid], behind[:, ~in_grid])
+    if abs(yaw) == 60:
+        assert in_grid.sum() > 50 and (behind & ~solid).sum() > 0.02 * behind.sum()
+
+
+def test_back_surface_below_the_grid_gives_the_behind_volume_exactly() -> None:
+    face = SyntheticFaces(seed=5, size=48).sample(1)
+    for back in (np.minimum(face.back, -0.51), np.full_like(face.back, -np.inf)):
+        assert np.array_equal(volume_from_front(face.front, 50, back=back), volume_from_front(face.front, 50))
+        assert np.array_equal(volume_from_front(face.front, 50, back=back, soft=True),
+                              volume_from_front(face.front, 50, soft=True))
+
+
+def test_soft_solid_columns_sum_to_the_clipped_span_and_threshold_to_the_binary_volume() -> None:
+    rng = np.random.default_rng(0)
+    depth = 20
+    back = rng.uniform(-8, 24, (40, 40)).astype(np.float32)
+    front = (back + rng.uniform(1, 20, back.shape)).astype(np.float32)  # spans of a voxel or more
+    front[:4], back[:4] = -np.inf, np.inf  # empty columns
+    front[4:8, :20], back[4:8, :20] = rng.integers(-3, 22, (2, 4, 20)).astype(np.float32)  # on voxel centres
+    front[4:8, :20] += 1
+    soft = volume_from_front(front, depth, back=back, soft=True)
+    binary = volume_from_front(front, depth, back=back)
+    assert soft.dtype == np.float32 and soft.min() >= 0 and soft.max() <= 1 and binary.dtype == bool
+    span = np.clip(np.minimum(front, depth - 0.5) - np.maximum(back, -0.5), 0, None)
+    np.testing.assert_allclose(soft.sum(axis=0), span, rtol=0, atol=2e-5)
+    assert (span[:4] == 0).all() and (span > 0).mean() > 0.5 and (span < front - back).any()  # clipped
+    centre = np.arange(depth)[:, None, None]
+    assert np.array_equal(binary, (back <= centre) & (centre <= front))
+    assert np.array_equal(soft >= 0.5, binary)
+    # A span thinner than a voxel: the binary volume holds the centre it contains, the soft one its
+    # fraction (below 0.5), so the threshold no longer agrees.
+    thin = volume_from_front(np.array([[5.2]]), 10, back=np.array([[4.8]]), soft=True)[:, 0, 0]
+    assert thin[5] == pytest.approx(0.4) and thin.sum() == pytest.approx(0.4)
+    assert volume_from_front(np.array([[5.2]]), 10, back=np.array([[4.8]]))[:, 0, 0].sum() == 1
+
+
+def test_behind_volumes_keep_the_formula_of_model_v1s_data() -> None:
+    # Model v1's targets, as the generator made them before the solid fill: d <= front, and
+    # clip(front + 0.5 - d, 0, 1) in float32 arithmetic (bit for bit).
+    face = SyntheticFaces(seed=1, size=48, source="mediapipe").sample(0)
+    assert face.back is None and SyntheticFaces(size=48, source="mediapipe").fill == "behind"
+    centre = np.arange(50)[:, None, None]
+    assert np.array_equal(face.target(), centre <= face.front[None])
+    assert np.array_equal(face.target(soft=True), np.clip(face.front[None] + 0.5 - centre, 0, 1).astype(np.float32))
+
+
+def test_fill_defaults_by_source_and_solid_needs_a_closed_head() -> None:
+    assert SyntheticFaces(size=24).fill == "solid"
+    assert SyntheticFaces(size=24, fill="behind").sample(0).back is None
+    with pytest.raises(ValueError, match="closed head"):
+        SyntheticFaces(size=24, source="mediapipe", fill="solid")
+    with pytest.raises(ValueError, match="unknown fill"):
+        SyntheticFaces(size=24, fill="parity")
+
+
 def test_face_pixels_show_the_mesh_and_the_background_elsewhere(faces: SyntheticFaces) -> None:
     face = faces.sample(7)
     covered = np.isfinite(face.front)
@@ -140,7 +214,7 @@ def test_dataset_items_and_cache(tmp_path: Path) -> None:
     assert item["volume"].shape == (50, 48, 48) and set(item["volume"].unique().tolist()) <= {0.0, 1.0}
     assert item["landmarks"].shape == (68, 2)
     face = SyntheticFaces(seed=1, size=48).sample(1)
-    assert torch.equal(item["volume"].bool(), torch.from_numpy(volume_from_front(face.front, 50)))
+    assert torch.equal(item["volume"].bool(), torch.from_numpy(face.target()))  # solid for ICT
     cached = list(tmp_path.glob("synthetic-*.npz"))
     assert len(cached) == 1
     # A second dataset with the same parameters reads the cache (proved by altering it).
@@ -238,6 +312,43 @@ def test_dataset_and_config_give_soft_targets_and_name_the_source(tmp_path: Path
         TrainConfig(data="synthetic-smoke", soft_targets=True)
     with pytest.raises(ConfigError, match="synthetic_source"):
         TrainConfig(data="synthetic", synthetic_source="bfm")
+
+
+def test_binary_and_soft_runs_share_one_cache_of_depth_maps(tmp_path: Path) -> None:
+    common = {"data": "synthetic", "input_size": 24, "depth_bins": 25, "synthetic_samples": 2,
+              "synthetic_cache": str(tmp_path / "cache")}
+    binary = build_dataset(TrainConfig(**common, out_dir=tmp_path / "binary"))
+    files = list((tmp_path / "cache").glob("*.npz"))
+    assert [p.name for p in files] == ["synthetic-v4-ict-solid-seed0-n2-size24-yaw90.npz"]
+    with np.load(files[0]) as stored:
+        assert sorted(stored.files) == ["backs", "fronts", "images", "landmarks"]
+        arrays = dict(stored)
+    arrays["backs"][:] = -np.inf  # proves that the soft run reads the file instead of rendering
+    np.savez(files[0], **arrays)
+    soft = build_dataset(TrainConfig(**common, out_dir=tmp_path / "soft", soft_targets=True))
+    assert soft.cache_path == binary.cache_path and list((tmp_path / "cache").glob("*")) == files
+    assert np.array_equal(soft[1]["volume"].numpy(), volume_from_front(binary.fronts[1], 25, soft=True))
+    face = SyntheticFaces(seed=0, size=24).sample(1)
+    assert np.array_equal(binary[1]["volume"].numpy(), face.target())
+    # Another fill is another file; no cache folder: the run's out_dir.
+    behind = build_dataset(TrainConfig(**common, out_dir=tmp_path / "b", synthetic_fill="behind"))
+    assert behind.backs is None and "-ict-behind-" in behind.cache_path.name
+    assert build_dataset(TrainConfig(**(common | {"synthetic_cache": ""}), out_dir=tmp_path / "o")).cache_path.parent \
+        == tmp_path / "o"
+
+
+def test_config_fill_and_cache_keys(tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text('data = "synthetic"\nsynthetic_fill = "solid"\nsynthetic_cache = "shared/faces"\n')
+    loaded = TrainConfig.load(config)
+    assert loaded.synthetic_fill == "solid" and loaded.synthetic_cache == str(tmp_path / "shared/faces")
+    assert TrainConfig().synthetic_fill == "auto" and TrainConfig().synthetic_cache == ""
+    with pytest.raises(ConfigError, match="synthetic_fill"):
+        TrainConfig(data="synthetic", synthetic_fill="inside")
+    with pytest.raises(ConfigError, match="synthetic_fill"):
+        TrainConfig(data="synthetic", synthetic_source="mediapipe", synthetic_fill="solid")
+    with pytest.raises(ConfigError, match="synthetic_cache"):
+        TrainConfig(data="synthetic", synthetic_cache=3)
     assert TrainConfig().synthetic_source == "ict" and not TrainConfig().soft_targets
     assert TrainConfig.load(Path(__file__).parents[2] / "training" / "default-model.toml").synthetic_source == (
         "mediapipe"

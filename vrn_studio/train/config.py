@@ -2,7 +2,8 @@
 
 Every key is a top-level field of :class:`TrainConfig` (no tables). Unknown keys, wrong
 types and out-of-range values raise :class:`ConfigError` naming the key. Relative paths
-(``out_dir``, ``data``) are resolved against the folder holding the config file.
+(``out_dir``, ``data``, ``bfm``, ``synthetic_cache``) are resolved against the folder holding
+the config file.
 
 Example (TOML)::
 
@@ -38,6 +39,8 @@ SYNTHETIC = "synthetic"
 SYNTHETIC_SOURCES: tuple[str, ...] = ("ict", "mediapipe")
 """``synthetic_source`` values, the default first: the shape sources of
 :mod:`vrn_studio.train.synthetic` (which takes them from here)."""
+SYNTHETIC_FILLS: tuple[str, ...] = ("auto", "solid", "behind")
+"""``synthetic_fill`` values (:data:`vrn_studio.train.synthetic.FILLS`)."""
 
 
 class ConfigError(VrnStudioError):
@@ -91,13 +94,24 @@ class TrainConfig:
         The user's Basel Face Model ``.mat`` for ``data_format = "300w-lp"``
         (:mod:`vrn_studio.eval.bfm`; relative to the config's folder).
     synthetic_samples : int
-        Number of rendered faces when ``data = "synthetic"`` (cached in ``out_dir``).
+        Number of rendered faces when ``data = "synthetic"`` (cached in ``synthetic_cache``).
     synthetic_max_yaw : float
         Largest absolute yaw of the rendered faces, degrees.
     synthetic_source : {"ict", "mediapipe"}
         Shape source of the rendered faces (:mod:`vrn_studio.train.synthetic`): ``"ict"``
         (the ICT Face Model's heads, the default) or ``"mediapipe"`` (the deformed canonical
         face that made the built-in model v1).
+    synthetic_fill : {"auto", "solid", "behind"}
+        Target volume of the rendered faces (:mod:`vrn_studio.train.synthetic`): ``"solid"``
+        (the head's interior, between its back and front surfaces; closed heads only),
+        ``"behind"`` (everything behind the front surface, model v1's targets) or ``"auto"``
+        (the default: ``"solid"`` for ``"ict"``, ``"behind"`` for ``"mediapipe"``).
+    synthetic_cache : str
+        Folder of the rendered faces' cache (``""``, the default: ``out_dir``). The cache file
+        is named after the source, fill, seed, sample count, size and maximum yaw, but not
+        ``soft_targets`` (the volume is made from the cached depth maps as each item is read):
+        runs that differ only in ``soft_targets`` (or in the network and optimiser settings)
+        and name the same folder render the faces once and share the file.
     soft_targets : bool
         Train on anti-aliased volumes (each voxel's fraction behind the surface,
         :func:`~vrn_studio.train.synthetic.volume_from_front`) instead of binary ones; only
@@ -130,6 +144,8 @@ class TrainConfig:
     synthetic_samples: int = 8000
     synthetic_max_yaw: float = 90.0
     synthetic_source: str = "ict"
+    synthetic_fill: str = "auto"
+    synthetic_cache: str = ""
     soft_targets: bool = False
     amp: bool = True
     num_workers: int = 0
@@ -182,6 +198,14 @@ class TrainConfig:
             raise ConfigError(
                 f"synthetic_source must be one of {', '.join(SYNTHETIC_SOURCES)}; got {self.synthetic_source!r}"
             )
+        if self.synthetic_fill not in SYNTHETIC_FILLS:
+            raise ConfigError(
+                f"synthetic_fill must be one of {', '.join(SYNTHETIC_FILLS)}; got {self.synthetic_fill!r}"
+            )
+        if self.synthetic_fill == "solid" and self.synthetic_source == "mediapipe":
+            raise ConfigError("synthetic_fill = 'solid' needs a closed head; synthetic_source 'mediapipe' is an open face")
+        if not isinstance(self.synthetic_cache, str):
+            raise ConfigError(f"synthetic_cache must be a folder path (a string); got {self.synthetic_cache!r}")
         if not isinstance(self.soft_targets, bool):
             raise ConfigError(f"soft_targets must be true or false; got {self.soft_targets!r}")
         if self.soft_targets and self.data != SYNTHETIC:
@@ -205,8 +229,9 @@ class TrainConfig:
                 values["out_dir"] = base / values["out_dir"]
             if isinstance(values.get("data"), str) and values["data"] not in (SYNTHETIC_SMOKE, SYNTHETIC):
                 values["data"] = str(base / values["data"])
-            if isinstance(values.get("bfm"), str) and values["bfm"]:
-                values["bfm"] = str(base / values["bfm"])
+            for key in ("bfm", "synthetic_cache"):
+                if isinstance(values.get(key), str) and values[key]:
+                    values[key] = str(base / values[key])
         return cls(**values)
 
     @classmethod

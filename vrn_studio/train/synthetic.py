@@ -41,10 +41,24 @@ Multi-PIE vertices, the hidden side's jaw contour moved to the jawline's silhoue
 MediaPipe -> iBUG-68 correspondence :data:`MEDIAPIPE_TO_IBUG68`; at large yaw its jaw points
 are the 3D ones, not the visible silhouette a 2D detector marks.
 
-The target volume follows :func:`vrn_studio.train.voxelise` with ``fill="behind"`` (the
-front surface extruded to the back of the grid) and is stored as its front surface, one
-depth per column; :func:`volume_from_front` makes the binary volume or, with ``soft``, the
-anti-aliased one (each voxel's fraction behind the exact surface).
+Target volumes (``fill``)
+-------------------------
+A target is stored as one or two depth maps, one depth index per pixel column, and made
+into a volume by :func:`volume_from_front`: binary, or with ``soft`` anti-aliased (each
+voxel's fraction inside the solid along depth).
+
+``"solid"`` (closed heads: the default of the ``"ict"`` source)
+    The head's interior, the paper's "1 inside the face, 0 out": in each column the span
+    from the *back* surface (the farthest crossing, :func:`vrn_studio.train.voxelise.back_surface`
+    over the triangles facing away from the camera) to the *front* surface (the nearest
+    crossing, the visible one), clipped to the grid. The hidden half of a turned head is then
+    in the target; the back of the head leaves the grid behind index 0 when the head is
+    deeper than the volume (at small yaw), and is clipped there.
+``"behind"`` (open faces: the ``"mediapipe"`` source, and model v1's data)
+    Everything behind the front surface, down to the back of the grid:
+    :func:`vrn_studio.train.voxelise.voxelise` with ``fill="behind"``.
+
+``"auto"`` picks ``"solid"`` for a closed head and ``"behind"`` for an open face.
 """
 
 from __future__ import annotations
@@ -72,7 +86,7 @@ from vrn_studio.pipeline.save import write_png
 from vrn_studio.train.augment import FLIP_PERMUTATION
 from vrn_studio.train.config import SYNTHETIC_SOURCES as SOURCES
 from vrn_studio.train.ict import ICT_PATH, jaw_landmarks, load_ict, sample_head
-from vrn_studio.train.voxelise import front_surface
+from vrn_studio.train.voxelise import back_surface, front_surface
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 TEMPLATE_PATH = RESOURCES / "canonical_face_model.obj"
@@ -97,6 +111,8 @@ DEPTH_BINS = 200
 """Depth bins of the release's volume over its 192 px crop."""
 Z_SCALE = 0.5
 """Crop pixels of depth per depth bin (the paper's depth stretched x2)."""
+FILLS: tuple[str, ...] = ("auto", "solid", "behind")
+"""Target fills (see the module docstring); ``"auto"``: ``"solid"`` for a closed head, else ``"behind"``."""
 SIZES: tuple[int, ...] = (192, 96, 48, 24)
 """Crop sides a sample can be made at: the release's 192 px divided by 1, 2, 4 or 8 (with
 200, 100, 50 or 25 depth bins), so every grid keeps pixel and voxel centres aligned."""
@@ -157,9 +173,14 @@ class SyntheticFace:
         The vertex of each landmark: ``landmarks_3d == vertices[landmark_vertices]``.
     front : np.ndarray, shape (size, size), float32
         Depth index of the front surface over each pixel centre (``-inf`` where there is
-        none): the target volume is ``volume_from_front(front, depth_bins)``.
+        none).
     yaw, pitch, roll : float
         Head pose in degrees (yaw > 0 turns the face towards the image's left).
+    back : np.ndarray, shape (size, size), float32, or None
+        Depth index of the back surface over each pixel centre (``+inf`` where there is
+        none; it may lie below the grid, index < -0.5) for the ``"solid"`` fill; None for
+        ``"behind"``. The target volume is :meth:`target`, i.e.
+        ``volume_from_front(front, depth_bins, back=back)``.
     """
 
     image: np.ndarray
@@ -172,20 +193,54 @@ class SyntheticFace:
     yaw: float
     pitch: float
     roll: float
+    back: np.ndarray | None = None
+
+    def target(self, *, soft: bool = False) -> np.ndarray:
+        """The target volume (D, size, size), D = ``200 * size / 192``: :func:`volume_from_front`
+        of :attr:`front` and :attr:`back` (bool, or float32 with ``soft``)."""
+        return volume_from_front(self.front, DEPTH_BINS * len(self.front) // CROP_SIZE, back=self.back, soft=soft)
 
 
-def volume_from_front(front: np.ndarray, depth_bins: int = DEPTH_BINS, *, soft: bool = False) -> np.ndarray:
-    """The ``fill="behind"`` volume (D, H, W) of a front-surface depth-index map (H, W).
+def volume_from_front(
+    front: np.ndarray, depth_bins: int = DEPTH_BINS, *, back: np.ndarray | None = None, soft: bool = False
+) -> np.ndarray:
+    """The target volume (D, H, W) of a front-surface depth-index map (H, W), and a back one for a solid.
 
-    Binary (bool): voxel (d, y, x) is filled when its centre is behind the surface,
-    ``d <= front[y, x]`` (see :mod:`vrn_studio.train.voxelise`).
+    Without ``back`` (the ``"behind"`` fill) the solid is everything behind the front
+    surface; with ``back`` (the ``"solid"`` fill) it is the span ``[back, front]`` of each
+    column. Depth indices: voxel ``d`` has its centre at ``d`` and spans ``[d - 0.5, d + 0.5]``;
+    the grid spans ``[-0.5, D - 0.5]`` and clips the solid.
+
+    Binary (bool): voxel (d, y, x) is filled when its centre lies in the solid,
+    ``back[y, x] <= d <= front[y, x]`` (without ``back``: ``d <= front[y, x]``, see
+    :mod:`vrn_studio.train.voxelise`). A back surface below the grid (``back < 0``) gives
+    exactly the ``"behind"`` volume.
 
     ``soft`` (float32 in [0, 1], anti-aliased): each voxel holds the fraction of its depth
-    extent ``[d - 0.5, d + 0.5]`` that lies behind the surface, ``clip(front + 0.5 - d, 0, 1)``:
-    1 behind the surface, fractional in the voxel the surface crosses, 0 in front. A column's
-    sum is the exact length of solid from the back face of voxel 0 (index -0.5) to the
-    surface, ``front + 0.5`` (when the surface lies within the grid), and ``soft >= 0.5`` is
-    exactly the binary volume.
+    extent ``[d - 0.5, d + 0.5]`` inside the solid, ``clip(min(front, d + 0.5) - max(back, d - 0.5), 0, 1)``
+    (without ``back``: ``clip(front + 0.5 - d, 0, 1)``): 1 inside, fractional in the voxels the
+    surfaces cross, 0 outside. A column's sum is the exact length of its solid clipped to the
+    grid, ``max(0, min(front, D - 0.5) - max(back, -0.5))``, and ``soft >= 0.5`` is exactly
+    the binary volume wherever the span is at least one voxel long (``front - back >= 1``)
+    or reaches below the grid. A thinner span (a sliver at a silhouette) holds the voxel
+    centres it contains in the binary volume but less than 0.5 of any voxel in the soft one.
+
+    Parameters
+    ----------
+    front : np.ndarray, shape (H, W), float
+        Depth index of the front surface per column, ``-inf`` where the column is empty.
+    depth_bins : int, default: 200
+        D.
+    back : np.ndarray, shape (H, W), float, optional
+        Depth index of the back surface per column (``+inf`` where empty; below -0.5 where
+        the solid leaves the back of the grid).
+    soft : bool, default: False
+        Anti-aliased fractions instead of a binary volume.
+
+    Returns
+    -------
+    np.ndarray, shape (D, H, W)
+        bool, or float32 with ``soft``.
 
     Examples
     --------
@@ -193,12 +248,23 @@ def volume_from_front(front: np.ndarray, depth_bins: int = DEPTH_BINS, *, soft: 
     [[1, 0], [1, 0], [0, 0]]
     >>> volume_from_front(np.array([[1.25]]), 3, soft=True)[:, 0, 0].tolist()
     [1.0, 0.75, 0.0]
+    >>> volume_from_front(np.array([[3.0]]), 5, back=np.array([[0.75]]))[:, 0, 0].astype(int).tolist()
+    [0, 1, 1, 1, 0]
+    >>> volume_from_front(np.array([[3.0]]), 5, back=np.array([[0.75]]), soft=True)[:, 0, 0].tolist()
+    [0.0, 0.75, 1.0, 0.5, 0.0]
     """
     front = np.asarray(front)[None]
     depth = np.arange(depth_bins)[:, None, None]
+    if back is not None:
+        back = np.asarray(back)[None]
     if soft:
-        return np.clip(front + 0.5 - depth, 0.0, 1.0).astype(np.float32)
-    return depth <= front
+        # The overlap measured from the voxel's back face d - 0.5: min(front, d + 0.5) - max(back, d - 0.5).
+        fraction = np.minimum(front + 0.5 - depth, 1.0)
+        if back is not None:
+            fraction -= np.maximum(back + 0.5 - depth, 0.0)
+        return np.clip(fraction, 0.0, 1.0).astype(np.float32)
+    inside = depth <= front
+    return inside if back is None else inside & (depth >= back)
 
 
 class MediaPipeSource:
@@ -276,6 +342,19 @@ def make_source(name: str) -> IctSource | MediaPipeSource:
     raise ValueError(f"unknown synthetic source {name!r}; available: {', '.join(SOURCES)}")
 
 
+def resolve_fill(fill: str, source: IctSource | MediaPipeSource) -> str:
+    """The target fill (one of :data:`FILLS`) for a shape source: ``"auto"`` resolved to
+    ``"solid"`` for a closed head (``source.whole_head``) or ``"behind"``; ``"solid"`` of an
+    open face is refused (it has no back surface)."""
+    if fill not in FILLS:
+        raise ValueError(f"unknown fill {fill!r}; available: {', '.join(FILLS)}")
+    if fill == "auto":
+        return "solid" if source.whole_head else "behind"
+    if fill == "solid" and not source.whole_head:
+        raise ValueError(f"fill 'solid' needs a closed head; the {source.name!r} source is an open face")
+    return fill
+
+
 class SyntheticFaces:
     """Deterministic generator of :class:`SyntheticFace` samples (see the module docstring).
 
@@ -295,6 +374,11 @@ class SyntheticFaces:
         A face template for the ``"mediapipe"`` source (default: :func:`load_template`).
     source : {"ict", "mediapipe"}, default: "ict"
         The shape source (see the module docstring).
+    fill : {"auto", "solid", "behind"}, default: "auto"
+        The target volume (see the module docstring): ``"solid"`` (closed heads only) also
+        renders the back surface (:attr:`SyntheticFace.back`); ``"auto"`` is ``"solid"`` for
+        the ``"ict"`` source and ``"behind"`` for ``"mediapipe"``. The fill changes no image,
+        landmark or mesh.
 
     Attributes
     ----------
@@ -302,6 +386,8 @@ class SyntheticFaces:
         Depth bins of the target volume: ``200 * size / 192``.
     source : IctSource or MediaPipeSource
         The shape source.
+    fill : {"solid", "behind"}
+        The fill, ``"auto"`` resolved.
 
     Examples
     --------
@@ -315,7 +401,7 @@ class SyntheticFaces:
 
     def __init__(
         self, seed: int = 0, *, size: int = CROP_SIZE, max_yaw: float = 90.0, template: Template | None = None,
-        source: str = SOURCES[0],
+        source: str = SOURCES[0], fill: str = "auto",
     ) -> None:
         if size not in SIZES:
             raise ValueError(f"size must be one of {', '.join(map(str, SIZES))}; got {size!r}")
@@ -328,6 +414,7 @@ class SyntheticFaces:
         if template is not None and source != "mediapipe":
             raise ValueError(f"a template is a shape for the 'mediapipe' source, not {source!r}")
         self.source = MediaPipeSource(template) if source == "mediapipe" else make_source(source)
+        self.fill = resolve_fill(fill, self.source)
 
     def sample(self, index: int, *, yaw: float | None = None) -> SyntheticFace:
         """Sample ``index``; ``yaw`` (degrees) overrides the drawn yaw (for held-out sets)."""
@@ -348,11 +435,13 @@ class SyntheticFaces:
         crop = release_transform(image_space[landmarks, :2])
         vertices = np.column_stack([crop.to_crop(image_space[:, :2]), image_space[:, 2] * crop.scale])
         vertices[:, 2] += DEPTH_BINS * Z_SCALE / 2 - vertices[landmarks, 2].mean()
-        faces = t.faces
+        faces = back_faces = t.faces
         if whole:
             vertices[:, 2] -= max(0.0, vertices[:, 2].max() - (DEPTH_BINS - 1) * Z_SCALE)
-            # Front-facing triangles only (flipping y mirrored the winding: outward is -face_normals).
-            faces = faces[face_normals(Mesh(vertices, faces))[:, 2] < 0]
+            # Front-facing triangles only (flipping y mirrored the winding: outward is -face_normals);
+            # the others hold the back surface of the closed head.
+            facing = face_normals(Mesh(vertices, faces))[:, 2] < 0
+            faces, back_faces = faces[facing], faces[~facing]
         image = background(CROP_SIZE, rng)
         front, pixel, triangle, weights = front_surface(vertices, faces, CROP_SIZE, CROP_SIZE)
         rgb = (weights[:, :, None] * colours[faces[triangle]]).sum(axis=1)
@@ -363,11 +452,14 @@ class SyntheticFaces:
             # Depth indices move like pixel indices (d' = (d + 0.5) / k - 0.5), in crop pixels here.
             vertices = resize_points(vertices / [1.0, 1.0, Z_SCALE], CROP_SIZE, self.size) * [1.0, 1.0, Z_SCALE]
             front = front_surface(vertices, faces, self.size, self.size)[0]
+        back = None
+        if self.fill == "solid":
+            back = (back_surface(vertices, back_faces, self.size, self.size) / Z_SCALE).astype(np.float32)
         marks = vertices[landmarks]
         return SyntheticFace(
             image=image, landmarks=marks[:, :2].copy(), landmarks_3d=marks, vertices=vertices, faces=t.faces,
             landmark_vertices=np.asarray(landmarks, np.int64), front=(front / Z_SCALE).astype(np.float32),
-            yaw=float(yaw), pitch=float(pitch), roll=float(roll),
+            yaw=float(yaw), pitch=float(pitch), roll=float(roll), back=back,
         )
 
 
@@ -501,9 +593,15 @@ class SyntheticDataset(Dataset):
     """``count`` samples of :class:`SyntheticFaces` as a torch Dataset, made once and kept.
 
     The samples are rendered when the dataset is built (in ``workers`` processes), kept in
-    memory as compact arrays (crop uint8, landmarks, front-surface map; about 64 kB per
-    sample at 96 px) and, with ``cache``, saved to / reloaded from a ``.npz`` file whose
-    name records every parameter, so a resumed run does not render them again.
+    memory as compact arrays (crop uint8, landmarks, front-surface map and, for the
+    ``"solid"`` fill, back-surface map; about 65 kB per sample at 96 px, 102 kB with the back
+    map) and, with ``cache``, saved to / reloaded from a ``.npz`` file whose name records
+    every parameter of the rendering, so a resumed run does not render them again.
+
+    The volume is made from the maps in ``__getitem__``, so ``soft`` is not part of the cache:
+    a binary and a soft run given the same ``cache`` folder, ``count``, ``size``, ``seed``,
+    ``max_yaw``, ``source`` and ``fill`` share one file (the first renders and writes it, the
+    other reads it; two started at once both render, and the file written last is kept).
 
     Parameters
     ----------
@@ -517,16 +615,31 @@ class SyntheticDataset(Dataset):
         Largest absolute yaw in degrees.
     source : {"ict", "mediapipe"}, default: "ict"
         The generator's shape source (see the module docstring).
+    fill : {"auto", "solid", "behind"}, default: "auto"
+        The target volume (see the module docstring): ``"solid"`` for ``"ict"``,
+        ``"behind"`` for ``"mediapipe"`` unless named.
     soft : bool, default: False
         Anti-aliased targets (:func:`volume_from_front` with ``soft``) instead of binary ones.
     cache : path, optional
-        Folder for the ``.npz`` cache (shared by binary and soft targets: it holds the
-        front-surface maps both are made from).
+        Folder for the ``.npz`` cache, named
+        ``synthetic-v<GENERATOR_VERSION>-<source>-<fill>-seed<seed>-n<count>-size<size>-yaw<max_yaw>.npz``
+        (shared by binary and soft targets: it holds the depth maps both are made from).
     workers : int, default: 0
         Processes rendering the samples (used for more than 256 samples; 0 or 1: render
         in this process).
     progress : bool, default: False
         Show a tqdm bar while rendering.
+
+    Attributes
+    ----------
+    images : np.ndarray, shape (count, size, size, 3), uint8
+    landmarks : np.ndarray, shape (count, 68, 2), float32
+    fronts : np.ndarray, shape (count, size, size), float32
+        :attr:`SyntheticFace.front` of each sample.
+    backs : np.ndarray, shape (count, size, size), float32, or None
+        :attr:`SyntheticFace.back` of each sample (``"solid"``); None for ``"behind"``.
+    cache_path : Path or None
+        The cache file, when ``cache`` is given.
 
     Items are dicts like :class:`~vrn_studio.train.FolderDataset`'s: ``image`` (3, size,
     size) float32 in [0, 1], ``volume`` (D, size, size) float32 in {0, 1} (binary) or
@@ -535,59 +648,67 @@ class SyntheticDataset(Dataset):
 
     def __init__(
         self, count: int, *, size: int = CROP_SIZE, seed: int = 0, max_yaw: float = 90.0,
-        source: str = SOURCES[0], soft: bool = False,
+        source: str = SOURCES[0], fill: str = "auto", soft: bool = False,
         cache: str | Path | None = None, workers: int = 0, progress: bool = False,
     ) -> None:
         if not (isinstance(count, int) and count >= 1):
             raise ValueError(f"count must be a positive integer; got {count!r}")
-        self.faces = SyntheticFaces(seed, size=size, max_yaw=max_yaw, source=source)
+        self.faces = SyntheticFaces(seed, size=size, max_yaw=max_yaw, source=source, fill=fill)
         self.depth_bins = self.faces.depth_bins
         self.soft = soft
-        name = f"synthetic-v{GENERATOR_VERSION}-{source}-seed{seed}-n{count}-size{size}-yaw{max_yaw:g}.npz"
-        path = Path(cache) / name if cache is not None else None
-        if path is not None and path.is_file():
-            with np.load(path) as data:
-                self.images, self.landmarks, self.fronts = data["images"], data["landmarks"], data["fronts"]
-            return
-        arrays = _render_all(self.faces, count, workers, progress)
-        self.images, self.landmarks, self.fronts = arrays
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_open(path, overwrite=True) as out:
-                np.savez(out, images=self.images, landmarks=self.landmarks, fronts=self.fronts)
+        fill = self.faces.fill
+        name = f"synthetic-v{GENERATOR_VERSION}-{source}-{fill}-seed{seed}-n{count}-size{size}-yaw{max_yaw:g}.npz"
+        self.cache_path = Path(cache) / name if cache is not None else None
+        if self.cache_path is not None and self.cache_path.is_file():
+            with np.load(self.cache_path) as data:
+                arrays = {key: data[key] for key in data.files}
+        else:
+            arrays = _render_all(self.faces, count, workers, progress)
+            if self.cache_path is not None:
+                self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_open(self.cache_path, overwrite=True) as out:
+                    np.savez(out, **arrays)
+        self.images, self.landmarks, self.fronts = arrays["images"], arrays["landmarks"], arrays["fronts"]
+        self.backs: np.ndarray | None = arrays["backs"] if fill == "solid" else None
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        back = None if self.backs is None else self.backs[index]
+        volume = volume_from_front(self.fronts[index], self.depth_bins, back=back, soft=self.soft)
         return {
             "image": torch.from_numpy(self.images[index]).permute(2, 0, 1).float().div_(255),
-            "volume": torch.from_numpy(volume_from_front(self.fronts[index], self.depth_bins, soft=self.soft)).float(),
+            "volume": torch.from_numpy(volume).float(),
             "landmarks": torch.from_numpy(self.landmarks[index]),
         }
 
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 """Bumped whenever a change to the generator changes its samples (invalidates caches).
 Version 2: the template read through :func:`vrn_studio.eval.dataset.read_mesh` (float32
 coordinates) and shaded with :func:`vrn_studio.mesh.vertex_normals`; samples differ from
 version 1 (which made the built-in model's data) only by float rounding. Version 3: the ICT
 Face Model source, the default (``source="mediapipe"`` makes version 2's samples unchanged);
-cache names record the source."""
+cache names record the source. Version 4: the ``"solid"`` fill, the ICT source's default
+(its samples gain the back-surface map; images, landmarks, meshes and front maps are version
+3's); cache names record the fill. ``"mediapipe"`` samples and volumes are unchanged."""
 
 
-def _render_range(faces: SyntheticFaces, indices: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _render_range(faces: SyntheticFaces, indices: range) -> dict[str, np.ndarray]:
     samples = [faces.sample(i) for i in indices]
-    return (
-        np.stack([s.image for s in samples]),
-        np.stack([s.landmarks for s in samples]).astype(np.float32),
-        np.stack([s.front for s in samples]),
-    )
+    arrays = {
+        "images": np.stack([s.image for s in samples]),
+        "landmarks": np.stack([s.landmarks for s in samples]).astype(np.float32),
+        "fronts": np.stack([s.front for s in samples]),
+    }
+    if faces.fill == "solid":
+        arrays["backs"] = np.stack([s.back for s in samples])
+    return arrays
 
 
-def _render_all(
-    faces: SyntheticFaces, count: int, workers: int, progress: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _render_all(faces: SyntheticFaces, count: int, workers: int, progress: bool) -> dict[str, np.ndarray]:
+    """Samples 0 .. count - 1 as stacked arrays (see :class:`SyntheticDataset`'s attributes)."""
     chunks = [range(start, min(start + 64, count)) for start in range(0, count, 64)]
     bar = tqdm(total=count, desc="rendering synthetic faces", unit="face", disable=not progress)
     parts = []
@@ -601,7 +722,7 @@ def _render_all(
             parts.append(_render_range(faces, chunk))
             bar.update(len(chunk))
     bar.close()
-    return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))  # type: ignore[return-value]
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
 def write_folder(

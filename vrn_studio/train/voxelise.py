@@ -174,6 +174,41 @@ def front_surface(
     return depth.reshape(height, width), pixel[front], triangle[front], weights[front]
 
 
+def back_surface(vertices: np.ndarray, faces: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The back-most surface of a mesh over each pixel centre: the farthest crossing.
+
+    :func:`front_surface` of the mesh mirrored in depth (z negated), negated back: the same
+    rasteriser and the same edge rule, so on a closed mesh every pixel centre the front
+    surface covers has a back surface too.
+
+    Parameters
+    ----------
+    vertices : np.ndarray, shape (N, 3), float
+        (x, y, z) in pixels, z larger = nearer the camera (the frame of :func:`voxelise`).
+    faces : np.ndarray, shape (M, 3), int
+        Triangles (on a closed mesh, those facing away from the camera are enough).
+    height, width : int
+        The pixel grid.
+
+    Returns
+    -------
+    np.ndarray, shape (height, width), float64
+        Smallest z of the surface at each pixel centre, ``+inf`` where no triangle covers it.
+
+    Examples
+    --------
+    Two squares over x, y in [1, 3), at z = 2 and z = 5:
+
+    >>> quads = np.array([[1, 1, 0], [3, 1, 0], [3, 3, 0], [1, 3, 0]], float)
+    >>> vertices = np.concatenate([quads + [0, 0, 2], quads + [0, 0, 5]])
+    >>> faces = [[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]]
+    >>> back_surface(vertices, faces, 4, 4)[1:3, 0:3].tolist()
+    [[inf, 2.0, 2.0], [inf, 2.0, 2.0]]
+    """
+    mirrored = np.asarray(vertices, np.float64) * [1.0, 1.0, -1.0]
+    return -front_surface(mirrored, faces, height, width)[0]
+
+
 def is_closed(faces: np.ndarray) -> bool:
     """Whether every edge is shared by an even number of triangles (a closed surface).
 
