@@ -5,6 +5,7 @@
     python scripts/evaluate_ict_testset.py --model vrn-studio-guided --out training/results/v1-on-ict-testset.json
     python scripts/evaluate_ict_testset.py --model vrn-studio-guided --set mediapipe \\
         --out training/results/v1-on-mediapipe-heldout.json
+    python scripts/evaluate_ict_testset.py --oracle-only --out training/results/v1-on-ict-testset.json
 
 Test sets (``--set``), made deterministically by :class:`vrn_studio.train.synthetic.SyntheticFaces`
 and written in the dataset folder format (:func:`~vrn_studio.train.synthetic.write_folder`:
@@ -25,11 +26,17 @@ region, and the terracing of the predicted (cleaned) mesh. The JSON holds per-fa
 per-|yaw| means and medians, the generator version and the machine.
 
 Unless ``--no-oracle``, each |yaw| also reports the *oracle*: every face's own target volume
-(binary, and soft as ``soft_targets`` trains on), at the release's 200 x 192 x 192, meshed
-like a network's output (:func:`vrn_studio.mesh.volume_to_mesh`, at :data:`ORACLE_LEVEL`).
-It is what a network reproducing its targets exactly would score: the targets fill
-everything behind the visible surface, so at large yaw the hidden half of the face region
-cannot be right whatever the network.
+(binary, and soft as ``soft_targets`` trains on), at the release's 200 x 192 x 192, made as
+training makes it (:meth:`~vrn_studio.train.synthetic.SyntheticFace.target`; the set's
+source's default fill, ``"solid"`` for ICT heads and ``"behind"`` for the MediaPipe face, or
+``--fill``) and meshed like a network's output (:func:`vrn_studio.mesh.volume_to_mesh`, at
+:data:`ORACLE_LEVEL`). It is what a network reproducing its targets exactly would score.
+Each block records its fill and the generator version.
+
+``--oracle-only`` measures the oracle alone (no model is run) and, when ``--out`` exists,
+replaces only its oracle blocks (an earlier block of another fill is kept as
+``oracle_<fill>``; a block without a fill is version 3's ``"behind"``), leaving the model's
+rows as they were.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ from vrn_studio._io import atomic_write
 from vrn_studio.eval.dataset import LANDMARKS_SUFFIX, Sample, iter_samples
 from vrn_studio.eval.surface import measure_prediction
 from vrn_studio.mesh import volume_to_mesh
-from vrn_studio.train.synthetic import DEPTH_BINS, GENERATOR_VERSION, SyntheticFaces, volume_from_front, write_folder
+from vrn_studio.train.synthetic import FILLS, GENERATOR_VERSION, SyntheticFaces, write_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate_model import machine  # noqa: E402  (a sibling script)
@@ -65,14 +72,22 @@ the binary surface half a voxel in front and ripple the soft one)."""
 FIGURES = ("nme", "normal_error_degrees", "terracing_median_degrees", "terracing_p90_degrees")
 
 
-def oracle(faces: SyntheticFaces, sample: Sample, *, soft: bool) -> dict[str, float]:
-    """The figures of the sample's own target volume (binary or soft, 200 x 192 x 192) meshed at
-    :data:`ORACLE_LEVEL`: what a network reproducing its targets exactly would score."""
+def oracle(faces: SyntheticFaces, sample: Sample) -> dict[str, dict[str, float]]:
+    """The figures of the sample's own target volumes (200 x 192 x 192, ``faces.fill``), binary
+    and soft, each meshed at :data:`ORACLE_LEVEL`: what a network reproducing its targets
+    exactly would score. Keys ``"binary"`` and ``"soft"``."""
     index = int(sample.name.rsplit("-", 1)[1])
     yaw = json.loads(Path(f"{sample.image_path.with_suffix('')}{LANDMARKS_SUFFIX}").read_text())["pose_degrees"]["yaw"]
     face = faces.sample(index, yaw=yaw)
-    volume = volume_from_front(face.front, DEPTH_BINS, soft=soft).astype(np.float32)
-    return measure_prediction(volume_to_mesh(volume, level=ORACLE_LEVEL), sample)
+    return {kind: measure_prediction(volume_to_mesh(face.target(soft=kind == "soft").astype(np.float32),
+                                                    level=ORACLE_LEVEL), sample)
+            for kind in ("binary", "soft")}
+
+
+def oracle_block(faces: SyntheticFaces, found: dict[str, list[dict[str, float]]]) -> dict[str, object]:
+    """The oracle's JSON block of one |yaw|: fill, generator version, binary and soft summaries."""
+    return {"fill": faces.fill, "generator_version": GENERATOR_VERSION,
+            **{f"{kind}_targets": summarise(rows) for kind, rows in found.items()}}
 
 
 def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -81,12 +96,25 @@ def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
     return summary | {f"median_{k}": float(np.median([r[k] for r in rows])) for k in FIGURES}
 
 
+def evaluate_oracle(faces: SyntheticFaces, yaw: float, count: int, folder: Path) -> dict[str, object]:
+    """Write ``count`` faces at |yaw| to ``folder`` and measure their targets alone: the oracle block."""
+    write_folder(faces, folder, count, yaw=yaw, overwrite=True)
+    found: dict[str, list[dict[str, float]]] = {"binary": [], "soft": []}
+    for sample in iter_samples(folder):
+        for kind, figures in oracle(faces, sample).items():
+            found[kind].append(figures)
+        print(f"{sample.name} |yaw| {yaw:g}: oracle NME binary {found['binary'][-1]['nme']:.4f}, "
+              f"soft {found['soft'][-1]['nme']:.4f}", flush=True)
+    return oracle_block(faces, found)
+
+
 def evaluate_yaw(
     rec: Reconstructor, faces: SyntheticFaces, yaw: float, count: int, folder: Path, with_oracle: bool
 ) -> dict[str, object]:
     """Write ``count`` faces at |yaw| to ``folder``, reconstruct and measure each; rows and summary."""
     write_folder(faces, folder, count, yaw=yaw, overwrite=True)
-    rows, oracles = [], {"binary": [], "soft": []}
+    rows: list[dict[str, object]] = []
+    oracles: dict[str, list[dict[str, float]]] = {"binary": [], "soft": []}
     for sample in iter_samples(folder):
         began = time.perf_counter()
         result = rec.reconstruct(sample.image_path, face=sample.landmarks)
@@ -96,13 +124,27 @@ def evaluate_yaw(
         print(f"{sample.name} |yaw| {yaw:g}: NME {row['nme']:.4f}, normals {row['normal_error_degrees']:.1f} deg",
               flush=True)
         if with_oracle:
-            for kind, found in oracles.items():
-                found.append(oracle(faces, sample, soft=kind == "soft"))
+            for kind, figures in oracle(faces, sample).items():
+                oracles[kind].append(figures)
     report: dict[str, object] = {**summarise(rows), "faces": len(rows),
                                  "mean_seconds_per_face": float(np.mean([r["seconds"] for r in rows]))}
     if with_oracle:
-        report["oracle"] = {f"{kind}_targets": summarise(found) for kind, found in oracles.items()}
+        report["oracle"] = oracle_block(faces, oracles)
     return report | {"samples": rows}
+
+
+def merge_oracle(report: dict[str, object], by_yaw: dict[str, dict[str, object]]) -> dict[str, object]:
+    """``report`` (a model's JSON) with each |yaw|'s oracle block replaced by ``by_yaw``'s; a replaced
+    block of another fill moves to ``oracle_<fill>`` (no fill recorded: version 3's ``"behind"``)."""
+    for yaw, block in by_yaw.items():
+        entry = report["by_abs_yaw_degrees"][yaw]
+        old = entry.pop("oracle", None)
+        if old is not None:
+            old = {"fill": "behind", "generator_version": 3} | old  # blocks before fills were recorded
+            if old["fill"] != block["fill"]:
+                entry[f"oracle_{old['fill']}"] = old
+        entry["oracle"] = block
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,12 +156,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, help="faces per |yaw| (default: the set's 30; fewer for a quick look)")
     parser.add_argument("--no-oracle", dest="oracle", action="store_false",
                         help="skip the oracle rows (each face's own binary and soft target volumes, meshed)")
+    parser.add_argument("--oracle-only", action="store_true",
+                        help="measure the oracle alone; an existing --out keeps its model rows, its oracle "
+                             "blocks are replaced")
+    parser.add_argument("--fill", choices=FILLS, default="auto",
+                        help="the oracle's target fill (default: the source's, as training uses)")
     parser.add_argument("--work", type=Path, help="where the faces go (default: a temporary folder)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     spec = TEST_SETS[args.test_set]
     count = args.count or int(spec["count"])
-    faces = SyntheticFaces(int(spec["seed"]), source=str(spec["source"]))
+    faces = SyntheticFaces(int(spec["seed"]), source=str(spec["source"]), fill=args.fill)
+    if args.oracle_only:
+        return oracle_only(args, spec, faces, count)
     rec = Reconstructor(args.model, device="cpu")
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,6 +191,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"|yaw| {yaw}: NME {figures['mean_nme']:.4f}, normal error {figures['mean_normal_error_degrees']:.1f} "
               f"deg, terracing median {figures['mean_terracing_median_degrees']:.2f} / p90 "
               f"{figures['mean_terracing_p90_degrees']:.2f} deg")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def oracle_only(args: argparse.Namespace, spec: dict[str, object], faces: SyntheticFaces, count: int) -> int:
+    """``--oracle-only``: the oracle blocks of every |yaw|, merged into an existing ``--out`` or alone."""
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        by_yaw = {f"{yaw:g}": evaluate_oracle(faces, yaw, count, work / f"yaw{yaw:g}") for yaw in spec["yaws"]}
+    if args.out.is_file():
+        report = json.loads(args.out.read_text(encoding="utf-8"))
+        if report["test_set"]["faces_per_yaw"] != count or report["test_set"]["seed"] != spec["seed"]:
+            raise SystemExit(f"{args.out} holds another test set; not merging the oracle into it")
+        report = merge_oracle(report, by_yaw)
+        report["oracle_wall_seconds"] = round(time.perf_counter() - began, 1)
+    else:
+        report = {"test_set": {"name": args.test_set, "source": spec["source"], "seed": spec["seed"],
+                               "generator_version": GENERATOR_VERSION, "faces_per_yaw": count},
+                  "by_abs_yaw_degrees": {yaw: {"oracle": block} for yaw, block in by_yaw.items()},
+                  "oracle_wall_seconds": round(time.perf_counter() - began, 1), "machine": machine()}
+    atomic_write(args.out, (json.dumps(report, indent=2) + "\n").encode(), overwrite=True)
+    for yaw, block in by_yaw.items():
+        print(f"|yaw| {yaw}: oracle ({block['fill']}) NME binary {block['binary_targets']['mean_nme']:.4f} / soft "
+              f"{block['soft_targets']['mean_nme']:.4f}, normal error binary "
+              f"{block['binary_targets']['mean_normal_error_degrees']:.1f} / soft "
+              f"{block['soft_targets']['mean_normal_error_degrees']:.1f} deg")
     print(f"wrote {args.out}")
     return 0
 

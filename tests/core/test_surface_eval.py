@@ -16,7 +16,7 @@ from vrn_studio.eval.dataset import Sample
 from vrn_studio.eval.surface import measure_prediction, normal_angle_error, outward, terracing
 from vrn_studio.mesh import Mesh, euler_rotation
 from vrn_studio.pipeline import Reconstructor
-from vrn_studio.train.synthetic import SyntheticFaces
+from vrn_studio.train.synthetic import GENERATOR_VERSION, SyntheticFaces
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "evaluate_ict_testset.py"
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "vrn-studio-guided.safetensors"
@@ -111,7 +111,25 @@ def test_script_oracle_scores_the_targets_themselves(tmp_path: Path) -> None:
     script = runpy.run_path(str(SCRIPT))
     faces = SyntheticFaces(seed=2000)
     report = script["evaluate_yaw"](Reconstructor(str(WEIGHTS), device="cpu"), faces, 30.0, 1, tmp_path, True)
+    assert report["oracle"]["fill"] == "solid" and report["oracle"]["generator_version"] == GENERATOR_VERSION
     for kind in ("binary_targets", "soft_targets"):
         oracle = report["oracle"][kind]
         assert oracle["mean_nme"] < 0.6 * report["mean_nme"]  # the targets beat model v1 by far
         assert oracle["mean_normal_error_degrees"] < report["mean_normal_error_degrees"]
+
+
+def test_oracle_only_replaces_the_oracle_blocks_and_keeps_the_model_rows(tmp_path: Path) -> None:
+    script = runpy.run_path(str(SCRIPT))
+    faces = SyntheticFaces(seed=2000)
+    solid = script["evaluate_oracle"](faces, 90.0, 1, tmp_path / "solid")
+    behind = script["evaluate_oracle"](SyntheticFaces(seed=2000, fill="behind"), 90.0, 1, tmp_path / "behind")
+    assert solid["fill"] == "solid" and behind["fill"] == "behind"
+    assert solid["binary_targets"]["mean_nme"] <= behind["binary_targets"]["mean_nme"] + 1e-3
+    old_oracle = {"binary_targets": {"mean_nme": 0.05}, "soft_targets": {"mean_nme": 0.05}}
+    report = {"by_abs_yaw_degrees": {"90": {"mean_nme": 0.06, "samples": [], "oracle": old_oracle}}}
+    merged = script["merge_oracle"](report, {"90": solid})["by_abs_yaw_degrees"]["90"]
+    assert merged["mean_nme"] == 0.06 and merged["oracle"] is solid
+    # The block written before fills were recorded was version 3's behind-fill targets: kept, labelled.
+    assert merged["oracle_behind"] == {"fill": "behind", "generator_version": 3, **old_oracle}
+    again = script["merge_oracle"](report, {"90": solid})["by_abs_yaw_degrees"]["90"]
+    assert again["oracle"] is solid and again["oracle_behind"]["generator_version"] == 3

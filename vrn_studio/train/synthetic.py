@@ -51,9 +51,13 @@ voxel's fraction inside the solid along depth).
     The head's interior, the paper's "1 inside the face, 0 out": in each column the span
     from the *back* surface (the farthest crossing, :func:`vrn_studio.train.voxelise.back_surface`
     over the triangles facing away from the camera) to the *front* surface (the nearest
-    crossing, the visible one), clipped to the grid. The hidden half of a turned head is then
-    in the target; the back of the head leaves the grid behind index 0 when the head is
-    deeper than the volume (at small yaw), and is clipped there.
+    crossing, the visible one), clipped to the grid. Where the back surface lies in the grid
+    (ears, under the chin, a turned head's far cheek at moderate yaw) the target stops there.
+    The release's framing makes a head deeper than the grid (200 bins are 100 px at 192 px,
+    about 14 cm frontal, 9 cm at profile, where the crop is tighter), and the near side is
+    kept in the grid, so most columns still reach the back of the grid (seed 2000, 96 px: 89 %
+    of the covered columns at yaw 0, 70 % at 60, 98 % at 90) and at profile the hidden half
+    of the face lies behind the grid, in neither fill.
 ``"behind"`` (open faces: the ``"mediapipe"`` source, and model v1's data)
     Everything behind the front surface, down to the back of the grid:
     :func:`vrn_studio.train.voxelise.voxelise` with ``fill="behind"``.
