@@ -11,6 +11,7 @@ import pytest
 from scipy.ndimage import distance_transform_edt
 
 from vrn_studio.cli.main import main as cli_main
+from vrn_studio.eval.nme import face_region_mask
 from vrn_studio.mesh import Mesh, signed_volume
 from vrn_studio.train.ict import ICT_PATH, load_ict, sample_expression
 from vrn_studio.train.synthetic import MEDIAPIPE_TO_IBUG68, IctSource, SyntheticFaces
@@ -113,7 +114,7 @@ def test_eyes_and_mouth_are_closed_so_no_column_looks_into_the_head() -> None:
     assert np.nanmin(np.where(np.isfinite(skin_only), skin_only, np.nan)) < marks[:, 2].min() * 10 - 50
 
 
-def test_the_near_ear_is_seen_and_filled_at_profile(faces: SyntheticFaces) -> None:
+def test_the_near_ear_is_seen_and_cut_flat_at_the_grids_front_at_profile(faces: SyntheticFaces) -> None:
     model = load_ict()
     for index, yaw in enumerate([90.0, -90.0]):
         face = faces.sample(30 + index, yaw=yaw)
@@ -125,7 +126,31 @@ def test_the_near_ear_is_seen_and_filled_at_profile(faces: SyntheticFaces) -> No
         assert 0 <= x < 191 and 0 <= y < 191
         column = face.front[round(y), round(x)]
         assert abs(column * 0.5 - z) < 3  # the ear tip is the visible surface there (crop pixels)
-        assert face.front.max() < 200  # the whole near side fits in the volume's depth
+        # The face is centred in depth, so the near side of the head leaves the grid's front (version 5):
+        # its columns are filled up to the last depth bin.
+        assert column > 199.5 and face.target()[-1, round(y), round(x)]
+        covered = np.isfinite(face.front)
+        cut = covered & (face.front > 199.5)
+        assert 0.05 < cut.sum() / covered.sum() < 0.5 and face.target()[-1][cut].all()  # 23 % on average
+
+
+@pytest.mark.parametrize("yaw", [90.0, -90.0])
+def test_at_profile_the_face_is_in_the_grid_and_its_hidden_half_closed_by_the_back_surface(
+    faces: SyntheticFaces, yaw: float
+) -> None:
+    face = faces.sample(40, yaw=yaw)
+    depth = face.landmarks_3d[:, 2] / 0.5  # depth indices of the 200-bin grid, [-0.5, 199.5]
+    assert depth.mean() == pytest.approx(100.0)  # the landmarks' mean depth at the middle, as frontal
+    assert ((depth[27:] > -0.5) & (depth[27:] < 199.5)).all()  # nose, eyes and mouth
+    region = face.vertices[face_region_mask(face.vertices, face.landmarks_3d), 2] / 0.5  # the NME's region
+    assert ((region > -0.5) & (region < 199.5)).mean() > 0.95
+    # The hidden eye (yaw +90 shows the subject's right side, iBUG 36-41): the target's columns over it
+    # end at the head's back surface inside the grid, not at the back of the grid.
+    hidden = list(range(42, 48)) if yaw > 0 else list(range(36, 42))
+    pixels = np.rint(face.landmarks[hidden]).astype(int)
+    back = face.back[pixels[:, 1], pixels[:, 0]]
+    assert (back > 0.5).all()
+    assert not face.target()[0, pixels[:, 1], pixels[:, 0]].any()
 
 
 def test_mediapipe_source_by_name_and_unknown_names_refused(tmp_path: Path) -> None:
