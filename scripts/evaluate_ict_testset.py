@@ -54,7 +54,7 @@ from vrn_studio import Reconstructor
 from vrn_studio._io import atomic_write
 from vrn_studio.eval.dataset import LANDMARKS_SUFFIX, Sample, iter_samples
 from vrn_studio.eval.surface import measure_prediction
-from vrn_studio.mesh import volume_to_mesh
+from vrn_studio.mesh import DEFAULT_LEVEL, volume_to_mesh
 from vrn_studio.train.synthetic import FILLS, GENERATOR_VERSION, SyntheticFaces, write_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
                              "blocks are replaced")
     parser.add_argument("--fill", choices=FILLS, default="auto",
                         help="the oracle's target fill (default: the source's, as training uses)")
+    parser.add_argument("--level", type=float, default=DEFAULT_LEVEL,
+                        help="iso level the model's volume is meshed at (default: the release's 10/255, where "
+                        "exported models put their surface; 0.5 for a model exported uncalibrated)")
     parser.add_argument("--work", type=Path, help="where the faces go (default: a temporary folder)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -169,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     faces = SyntheticFaces(int(spec["seed"]), source=str(spec["source"]), fill=args.fill)
     if args.oracle_only:
         return oracle_only(args, spec, faces, count)
-    rec = Reconstructor(args.model, device="cpu")
+    rec = Reconstructor(args.model, device="cpu", level=args.level)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
@@ -177,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                   for yaw in spec["yaws"]}
     report = {
         "model": rec.model_name,
+        "level": args.level,
         "test_set": {"name": args.test_set, "source": spec["source"], "seed": spec["seed"],
                      "generator_version": GENERATOR_VERSION, "faces_per_yaw": count,
                      "indices": [0, count - 1], "yaw_sign": "alternating, + on even indices"},
