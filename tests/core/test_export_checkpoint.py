@@ -50,6 +50,16 @@ def test_cli_exports_a_checkpoint_as_a_guided_model(
     assert all(m.norm == "running" for m in loaded.model.modules() if hasattr(m, "norm"))
 
 
+def test_cli_exports_uncalibrated_on_request(checkpoint: Path, tmp_path: Path) -> None:
+    for name, extra in (("calibrated", []), ("plain", ["--uncalibrated"])):
+        assert cli_main(["weights", "import", str(checkpoint), "--name", name, "--out", str(tmp_path), *extra]) == 0
+    plain = load_model(tmp_path / "plain.json").model
+    reference = load_model(export_checkpoint(checkpoint, "reference", out_dir=tmp_path, iso_level=None)).model
+    calibrated = load_model(tmp_path / "calibrated.json").model
+    assert torch.equal(plain.head[-1].bias, reference.head[-1].bias)
+    assert not torch.equal(calibrated.head[-1].bias, reference.head[-1].bias)
+
+
 def test_export_calibrates_the_decision_boundary_to_the_release_iso_level(checkpoint: Path, tmp_path: Path) -> None:
     config = TrainConfig.from_dict(json.loads(checkpoint.read_text())["config"])
     trained = build_model(config)

@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                                help="licence recorded for a trained checkpoint (default: %(default)s)")
     import_parser.add_argument("--out", metavar="DIR", help="folder to write to (default: your user folder)")
     import_parser.add_argument("--overwrite", action="store_true", help="replace a model of the same name")
+    import_parser.add_argument("--uncalibrated", action="store_true",
+                               help="a trained checkpoint: keep its output as trained (surface at probability "
+                               "0.5; mesh with --level 0.5) instead of moving the surface to the release's 10/255")
     import_parser.set_defaults(func=_import)
 
     download_parser = sub.add_parser("download", help="download a published model and import it")
@@ -100,7 +103,8 @@ def _import(args: argparse.Namespace) -> int:
         from vrn_studio.train.export import export_checkpoint
 
         path = export_checkpoint(
-            args.file, args.name, out_dir=args.out, licence=args.licence, overwrite=args.overwrite
+            args.file, args.name, out_dir=args.out, licence=args.licence, overwrite=args.overwrite,
+            **({"iso_level": None} if args.uncalibrated else {}),
         )
         print(f"Exported the trained network: {_describe(str(path), Manifest.read(path))}")
         return 0
