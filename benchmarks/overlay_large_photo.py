@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -26,11 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vrn_studio._io import atomic_write  # noqa: E402
-from vrn_studio.bench.measure import environment  # noqa: E402
-from vrn_studio.image import load_image, sample_image_path  # noqa: E402
-from vrn_studio.pipeline import Reconstructor  # noqa: E402
-from vrn_studio.pipeline.overlay import MAX_RENDER_SIDE, mesh_overlay  # noqa: E402
+from vrn_studio._io import atomic_write
+from vrn_studio.bench.measure import environment
+from vrn_studio.image import load_image, sample_image_path
+from vrn_studio.pipeline import Reconstructor
+from vrn_studio.pipeline.overlay import MAX_RENDER_SIDE, mesh_overlay
 
 SIDE = 6000
 

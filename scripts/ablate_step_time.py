@@ -25,9 +25,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vrn_studio._io import atomic_write  # noqa: E402
-from vrn_studio.train.config import TrainConfig  # noqa: E402
-from vrn_studio.train.loop import build_model, compute_loss  # noqa: E402
+from vrn_studio._io import atomic_write
+from vrn_studio.train.config import TrainConfig
+from vrn_studio.train.loop import build_model, compute_loss
 
 CANDIDATES: tuple[tuple[int, int, int, int], ...] = (
     # (input_size, depth_bins, features, stacks); v1 is (96, 100, 64, 2)

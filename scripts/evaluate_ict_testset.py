@@ -58,7 +58,7 @@ from vrn_studio.mesh import DEFAULT_LEVEL, volume_to_mesh
 from vrn_studio.train.synthetic import FILLS, GENERATOR_VERSION, SyntheticFaces, write_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_model import machine  # noqa: E402  (a sibling script)
+from evaluate_model import machine
 
 TEST_SETS: dict[str, dict[str, object]] = {
     "ict": {"source": "ict", "seed": 2000, "yaws": (0.0, 30.0, 60.0, 90.0), "count": 30},

@@ -55,7 +55,7 @@ def held_out(
         values = np.array([row["nme"] for row in rows if "nme" in row])
         figures[f"{yaw:g}"] = {
             "mean_nme": float(values.mean()), "median_nme": float(np.median(values)),
-            "std_nme": float(values.std()), "measured": int(len(values)), "failed": int(len(rows) - len(values)),
+            "std_nme": float(values.std()), "measured": len(values), "failed": int(len(rows) - len(values)),
             "exit_code": code,
         }
         print(f"|yaw| {yaw:g}: NME {values.mean():.4f} (median {np.median(values):.4f}) over {len(values)} faces")

@@ -22,10 +22,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from vrn_studio._io import atomic_write  # noqa: E402
+from vrn_studio._io import atomic_write
 
 
 def read_metrics(run: Path) -> list[dict[str, float]]:

@@ -300,7 +300,7 @@ def test_full_disk_leaves_the_old_file_and_no_temp(
     import builtins
 
     def full_disk_open(file: Path, mode: str) -> io.BufferedIOBase:
-        handle = builtins.open(file, mode)
+        handle = builtins.open(file, mode)  # noqa: SIM115 (handed to the code under test, which closes it)
         return FullDisk(handle) if "w" in mode else handle
 
     monkeypatch.setattr("vrn_studio._io.open", full_disk_open, raising=False)
