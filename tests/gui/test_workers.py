@@ -17,7 +17,7 @@ from vrn_studio.gui.workers import ReconstructionRunner
 from vrn_studio.image import load_image, sample_image_path
 from vrn_studio.pipeline import Result
 
-ALL_STAGES = ["load", "detect", "crop", "network", "isosurface", "bumps", "photo"]
+ALL_STAGES = ["load", "detect", "crop", "network", "isosurface", "bumps", "clean", "photo"]
 TIMEOUT_MS = 30_000
 
 
@@ -83,7 +83,7 @@ def test_ui_keeps_ticking_while_stages_arrive_in_order(qtbot: QtBot, make_runner
     assert recorder.stages() == ALL_STAGES
     assert all(isinstance(event[2], float) and event[2] >= 0 for event in recorder.of("stage"))
     kinds = [event[0] for event in recorder.events]
-    assert kinds == ["busy", "started", *["stage"] * 7, "result", "busy"]
+    assert kinds == ["busy", "started", *["stage"] * len(ALL_STAGES), "result", "busy"]
     assert [event[1] for event in recorder.of("busy")] == [True, False]
     (result,) = recorder.results()
     assert isinstance(result, Result)

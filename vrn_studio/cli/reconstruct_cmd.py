@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -48,10 +48,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bump-mode", choices=("largest", "fraction"), default="largest",
                    help="keep the largest body, or drop bodies under --min-fraction")
     p.add_argument("--min-fraction", type=float, default=0.1, help="size threshold of --bump-mode fraction")
+    p.add_argument("--smooth", type=_at_least(0), default=0, metavar="N",
+                   help="Taubin smoothing iterations after bump removal (60 takes out the depth bins' terraces, "
+                   "moving no vertex more than about a pixel; default 0: the marching-cubes surface)")
+    p.add_argument("--faces", type=_at_least(4), dest="target_faces", metavar="N",
+                   help="decimate the mesh to about N triangles (after smoothing)")
     p.add_argument("--frame", choices=("crop", "photo"), default="crop",
                    help="mesh coordinates: crop pixels, or the photo's pixels (to lay over it)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.set_defaults(func=run)
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}; got {value}")
+        return value
+
+    return parse
 
 
 def iter_images(paths: list[Path]) -> Iterator[Path]:
@@ -67,6 +87,7 @@ def _reconstructor(args: argparse.Namespace) -> Reconstructor:
     options = dict(
         landmarker=args.landmarker, device=args.device, dtype=DTYPES[args.dtype], norm=args.norm,
         level=args.level, bump_mode=args.bump_mode, min_fraction=args.min_fraction, runtime=args.runtime,
+        smooth=args.smooth, target_faces=args.target_faces,
     )
     try:
         return Reconstructor(args.model, **options)

@@ -44,14 +44,13 @@ from vrn_studio.gui.webcam import WebcamRunner, list_cameras
 from vrn_studio.gui.weights_dialog import WeightsDialog
 from vrn_studio.gui.workers import ReconstructionRunner, start_task, user_message
 from vrn_studio.image import IMAGE_SUFFIXES, list_images, sample_image_path
-from vrn_studio.pipeline import Reconstructor, Result, output_file_name, output_names, write_output
+from vrn_studio.pipeline import STAGES, Reconstructor, Result, output_file_name, output_names, write_output
 from vrn_studio.pipeline.overlay import mesh_overlay
 from vrn_studio.pipeline.runtime import live_runtime
 from vrn_studio.weights import DEFAULT_MODELS, list_models
 
 log = logging.getLogger(__name__)
 
-STAGES = ("load", "detect", "crop", "network", "isosurface", "bumps", "photo")
 """Stages of a reconstruction, in order, for the progress bar."""
 
 EXPORT_LABELS = {

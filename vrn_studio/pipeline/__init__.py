@@ -1,7 +1,7 @@
 """The photo-to-mesh pipeline: one Reconstructor, its Result, and writing results out."""
 
 from vrn_studio.pipeline.device import available_devices, resolve_device
-from vrn_studio.pipeline.reconstructor import Reconstructor
+from vrn_studio.pipeline.reconstructor import STAGES, Reconstructor
 from vrn_studio.pipeline.result import Result, StageDone
 from vrn_studio.pipeline.save import (
     DEFAULT_OUTPUTS,
@@ -13,6 +13,7 @@ from vrn_studio.pipeline.save import (
 
 __all__ = [
     "DEFAULT_OUTPUTS",
+    "STAGES",
     "Reconstructor",
     "Result",
     "StageDone",

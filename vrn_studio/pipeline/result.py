@@ -43,10 +43,13 @@ class Result:
     mesh_raw : Mesh or None
         Iso-surface in crop space before bump removal.
     bumps : BumpRemoval or None
-        Bump removal outcome: ``bumps.kept`` is the cleaned mesh, ``bumps.removed`` the
+        Bump removal outcome: ``bumps.kept`` is the largest body, ``bumps.removed`` the
         detached bodies that were dropped.
+    mesh_clean : Mesh or None
+        ``bumps.kept`` smoothed and/or decimated (:func:`~vrn_studio.mesh.smooth_mesh`,
+        :func:`~vrn_studio.mesh.decimate_mesh`), crop space; None when neither was asked for.
     mesh_photo : Mesh or None
-        The cleaned mesh in photo pixel coordinates, to lay over ``image``.
+        The cleaned mesh (:attr:`mesh`) in photo pixel coordinates, to lay over ``image``.
     timings : dict of str to float
         Seconds per stage, in run order.
     model : str or None
@@ -66,6 +69,7 @@ class Result:
     volume: np.ndarray | None = None
     mesh_raw: Mesh | None = None
     bumps: BumpRemoval | None = None
+    mesh_clean: Mesh | None = None
     mesh_photo: Mesh | None = None
     timings: dict[str, float] = field(default_factory=dict)
     model: str | None = None
@@ -74,7 +78,10 @@ class Result:
 
     @property
     def mesh(self) -> Mesh | None:
-        """The cleaned crop-space mesh (after bump removal), or None when no model ran."""
+        """The cleaned crop-space mesh (bump removal, then smoothing and decimation where asked
+        for), or None when no model ran."""
+        if self.mesh_clean is not None:
+            return self.mesh_clean
         return None if self.bumps is None else self.bumps.kept
 
     @property
