@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", type=float, default=DEFAULT_LEVEL,
                         help="iso level the model's volume is meshed at (default: the release's 10/255, where "
                         "exported models put their surface; 0.5 for a model exported uncalibrated)")
+    parser.add_argument("--smooth", type=int, default=0,
+                        help="Taubin smoothing iterations of the cleaned mesh (Reconstructor(smooth=...); default 0)")
     parser.add_argument("--work", type=Path, help="where the faces go (default: a temporary folder)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     faces = SyntheticFaces(int(spec["seed"]), source=str(spec["source"]), fill=args.fill)
     if args.oracle_only:
         return oracle_only(args, spec, faces, count)
-    rec = Reconstructor(args.model, device="cpu", level=args.level)
+    rec = Reconstructor(args.model, device="cpu", level=args.level, smooth=args.smooth)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
@@ -181,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "model": rec.model_name,
         "level": args.level,
+        "smooth": args.smooth,
         "test_set": {"name": args.test_set, "source": spec["source"], "seed": spec["seed"],
                      "generator_version": GENERATOR_VERSION, "faces_per_yaw": count,
                      "indices": [0, count - 1], "yaw_sign": "alternating, + on even indices"},
