@@ -69,11 +69,14 @@ def main() -> int:
     parser.add_argument("--model", action="append", required=True, help="model name or file (repeatable)")
     parser.add_argument("--yaws", type=float, nargs="+", default=[0.0, 45.0, 90.0])
     parser.add_argument("--level", type=float, default=None, help="iso level (default: the model's)")
+    parser.add_argument("--smooth", type=int, default=0, help="Taubin smoothing iterations (Reconstructor(smooth=...))")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     args = parser.parse_args()
     rows = []
     for model in args.model:
-        options = {} if args.level is None else {"level": args.level}
+        options: dict[str, float] = {"smooth": args.smooth}
+        if args.level is not None:
+            options["level"] = args.level
         rec = Reconstructor(model, landmarker="dlib", device="cpu", **options)
         for photo in PHOTOS:
             result = rec.reconstruct(sample_image_path(photo))
