@@ -15,20 +15,23 @@ TAUBIN_LAMBDA = 0.5
 """Taubin's positive (smoothing) step factor."""
 
 
-def _umbrella(faces: np.ndarray, n_vertices: int) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Row-normalised vertex adjacency (each row averages a vertex's neighbours) and a mask of
-    the vertices on an open boundary (an edge used by one triangle)."""
+def _umbrella_laplacian(faces: np.ndarray, n_vertices: int) -> sparse.csr_matrix:
+    """The umbrella operator ``L`` with ``(L @ v)[i]`` = mean of vertex i's neighbours - v[i],
+    and zero rows for vertices on an open boundary (an edge used by one triangle) or unused."""
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     edges.sort(axis=1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    keys, counts = np.unique(edges[:, 0] * n_vertices + edges[:, 1], return_counts=True)
+    first, second = np.divmod(keys, n_vertices)
     boundary = np.zeros(n_vertices, bool)
-    boundary[unique[counts == 1].ravel()] = True
-    rows = np.concatenate([unique[:, 0], unique[:, 1]])
-    cols = np.concatenate([unique[:, 1], unique[:, 0]])
+    boundary[first[counts == 1]] = True
+    boundary[second[counts == 1]] = True
+    rows = np.concatenate([first, second])
+    cols = np.concatenate([second, first])
     adjacency = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_vertices, n_vertices))
     degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    average = sparse.diags(1.0 / np.maximum(degree, 1)) @ adjacency
-    return average.tocsr(), boundary | (degree == 0)
+    moving = (~boundary & (degree > 0)).astype(np.float64)
+    average = sparse.diags(moving / np.maximum(degree, 1)) @ adjacency
+    return (average - sparse.diags(moving)).tocsr()
 
 
 def smooth_mesh(mesh: Mesh, iterations: int = 60, pass_band: float = 0.1) -> Mesh:
@@ -76,13 +79,11 @@ def smooth_mesh(mesh: Mesh, iterations: int = 60, pass_band: float = 0.1) -> Mes
     if iterations == 0 or mesh.is_empty:
         return mesh
     mu = 1.0 / (pass_band - 1.0 / TAUBIN_LAMBDA)
-    average, fixed = _umbrella(np.asarray(mesh.faces, np.int64), mesh.n_vertices)
-    free = ~fixed
+    laplacian = _umbrella_laplacian(np.asarray(mesh.faces, np.int64), mesh.n_vertices)
     vertices = np.asarray(mesh.vertices, np.float64).copy()
     for _ in range(iterations):
-        for factor in (TAUBIN_LAMBDA, mu):
-            step = average @ vertices - vertices
-            vertices[free] += factor * step[free]
+        vertices += TAUBIN_LAMBDA * (laplacian @ vertices)
+        vertices += mu * (laplacian @ vertices)
     moved = Mesh(vertices.astype(np.float32), mesh.faces, mesh.colors)
     return Mesh(moved.vertices, moved.faces, moved.colors, vertex_normals(moved))
 
