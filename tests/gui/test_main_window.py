@@ -270,3 +270,10 @@ def test_mesh_over_photo_toggle(qtbot, make_window) -> None:
     window.overlay_action.setChecked(False)
     qtbot.wait(50)
     assert np.abs(qimage_to_rgb(window.photo.grab().toImage()).astype(int) - plain.astype(int)).max() < 10
+
+
+def test_the_apps_reconstructor_smooths_as_the_settings_say(shipped_weights) -> None:
+    from vrn_studio.gui.settings import AppSettings
+
+    assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu", smooth=60)).smooth == 60
+    assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu")).smooth == 0

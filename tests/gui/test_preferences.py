@@ -63,6 +63,8 @@ def test_edits_come_back_and_the_input_is_untouched(qtbot, backends):
     dialog.level_spin.selectAll()
     qtbot.keyClicks(dialog.level_spin, "0.2500")
     dialog.fraction_spin.setValue(0.35)
+    dialog.smooth_spin.selectAll()
+    qtbot.keyClicks(dialog.smooth_spin, "60")
     with qtbot.waitSignal(dialog.accepted):
         qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     assert dialog.result() == QDialog.DialogCode.Accepted
@@ -74,6 +76,7 @@ def test_edits_come_back_and_the_input_is_untouched(qtbot, backends):
         level=0.25,
         bump_mode="fraction",
         min_fraction=0.35,
+        smooth=60,
         theme="dark",
         recent_files=["/a.jpg"],
         camera=1,
@@ -144,7 +147,7 @@ def test_min_fraction_only_applies_to_the_fraction_mode(qtbot, backends):
 
 def test_restore_defaults_and_cancel(qtbot, backends):
     original = AppSettings(device="cpu", runtime="onnxruntime", live_runtime="torch", level=0.5,
-                           bump_mode="fraction", theme="light", last_dir="/photos")
+                           bump_mode="fraction", smooth=120, theme="light", last_dir="/photos")
     dialog = _open(qtbot, original)
     qtbot.mouseClick(
         dialog.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults), Qt.MouseButton.LeftButton

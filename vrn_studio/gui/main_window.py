@@ -85,6 +85,7 @@ def build_reconstructor(settings: AppSettings) -> Reconstructor:
     options = dict(
         landmarker=settings.landmarker, device=settings.device, level=settings.level,
         bump_mode=settings.bump_mode, min_fraction=settings.min_fraction, runtime=settings.runtime,
+        smooth=settings.smooth,
     )
     try:
         rec = Reconstructor(settings.model, **options)

@@ -15,12 +15,21 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from vrn_studio.face import available_landmarkers
-from vrn_studio.gui.settings import BUMP_MODES, DEVICES, LANDMARKERS, LIVE_RUNTIMES, THEMES, AppSettings
+from vrn_studio.gui.settings import (
+    BUMP_MODES,
+    DEVICES,
+    LANDMARKERS,
+    LIVE_RUNTIMES,
+    MAX_SMOOTH,
+    THEMES,
+    AppSettings,
+)
 from vrn_studio.pipeline import available_devices
 from vrn_studio.pipeline.runtime import RUNTIMES, available_runtimes
 
@@ -93,6 +102,8 @@ class PreferencesDialog(QDialog):
         (such as the default 10/255) is returned exactly unless it is edited.
     fraction_spin : QDoubleSpinBox
         ``min_fraction``; enabled only for the "fraction" bump mode.
+    smooth_spin : QSpinBox
+        Smoothing iterations after bump removal (``smooth``), 0 to ``MAX_SMOOTH``.
     buttons : QDialogButtonBox
         OK, Cancel and Restore Defaults.
     """
@@ -152,6 +163,16 @@ class PreferencesDialog(QDialog):
         self.bump_combo.currentIndexChanged.connect(self._update_fraction_enabled)
         self._update_fraction_enabled()
 
+        self.smooth_spin = QSpinBox()
+        self.smooth_spin.setRange(0, MAX_SMOOTH)
+        self.smooth_spin.setSingleStep(10)
+        self.smooth_spin.setValue(settings.smooth)
+        self.smooth_spin.setSpecialValueText("off")
+        self.smooth_spin.setToolTip(
+            "Taubin smoothing iterations after bump removal: 60 takes out the depth bins' terraces and "
+            "moves no point more than about a pixel; View > Before/after shows the raw surface"
+        )
+
         self.theme_combo = _combo(_THEME_LABELS, THEMES, settings.theme)
 
         form = QFormLayout()
@@ -164,6 +185,7 @@ class PreferencesDialog(QDialog):
         form.addRow(level_label, level_row)
         form.addRow("&Bump removal:", self.bump_combo)
         form.addRow("Minimum &fraction:", self.fraction_spin)
+        form.addRow("&Smoothing:", self.smooth_spin)
         form.addRow("&Theme:", self.theme_combo)
 
         self.buttons = QDialogButtonBox(
@@ -198,6 +220,7 @@ class PreferencesDialog(QDialog):
             combo.setCurrentIndex(combo.findData(value))
         self.level_spin.setValue(defaults.level)
         self.fraction_spin.setValue(defaults.min_fraction)
+        self.smooth_spin.setValue(defaults.smooth)
 
     def settings(self) -> AppSettings:
         """A new AppSettings: the input's values with the edits made in the dialog."""
@@ -212,5 +235,6 @@ class PreferencesDialog(QDialog):
         edited.min_fraction = _spin_value(
             self.fraction_spin, (self._settings.min_fraction, defaults.min_fraction)
         )
+        edited.smooth = self.smooth_spin.value()
         edited.theme = self.theme_combo.currentData()
         return edited

@@ -41,6 +41,8 @@ THEMES: tuple[str, ...] = ("system", "light", "dark")
 """Colour themes :func:`apply_theme` knows."""
 MAX_RECENT = 10
 """Most recent files remembered."""
+MAX_SMOOTH = 500
+"""Most smoothing iterations the app offers and accepts from its settings file."""
 
 _DEFAULT_STYLE_PROPERTY = "vrnStudioPlatformStyle"
 
@@ -68,6 +70,9 @@ class AppSettings:
         One of :data:`BUMP_MODES`.
     min_fraction : float, default: 0.1
         Size threshold in [0, 1] for ``bump_mode="fraction"``.
+    smooth : int, default: 0
+        Taubin smoothing iterations of the mesh after bump removal, 0 to
+        :data:`MAX_SMOOTH` (``Reconstructor(smooth=...)``; 0 keeps the marching-cubes surface).
     theme : str, default: "system"
         One of :data:`THEMES`.
     last_dir : str, default: ""
@@ -91,6 +96,7 @@ class AppSettings:
     level: float = DEFAULT_LEVEL
     bump_mode: str = "largest"
     min_fraction: float = 0.1
+    smooth: int = 0
     theme: str = "system"
     last_dir: str = ""
     recent_files: list[str] = field(default_factory=list)
@@ -117,6 +123,19 @@ def _float_in(low: float, high: float, *, open_interval: bool) -> Callable[[Any]
             return None
         inside = low < number < high if open_interval else low <= number <= high
         return number if math.isfinite(number) and inside else None
+
+    return parse
+
+
+def _int_in(low: int, high: int) -> Callable[[Any], int | None]:
+    def parse(value: Any) -> int | None:
+        if isinstance(value, bool):
+            return None
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            return None
+        return number if low <= number <= high and str(number) == str(value).strip() else None
 
     return parse
 
@@ -161,6 +180,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "level": _float_in(0.0, 1.0, open_interval=True),
     "bump_mode": _choice(BUMP_MODES),
     "min_fraction": _float_in(0.0, 1.0, open_interval=False),
+    "smooth": _int_in(0, MAX_SMOOTH),
     "theme": _choice(THEMES),
     "last_dir": _text,
     "recent_files": _paths,
