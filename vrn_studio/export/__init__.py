@@ -5,9 +5,10 @@ Mesh formats are chosen by file extension from :data:`EXPORTERS` (see
 """
 
 from vrn_studio.export.depth import DEPTH_PNG_SCALE, export_depth_png
-from vrn_studio.export.glb import export_glb
+from vrn_studio.export.glb import export_glb, export_textured_glb
 from vrn_studio.export.landmarks import export_landmarks
-from vrn_studio.export.obj import export_obj
+from vrn_studio.export.obj import export_obj, export_textured_obj
+from vrn_studio.export.png import encode_png
 from vrn_studio.export.ply import export_ply
 from vrn_studio.export.registry import EXPORTERS, Exporter, export_mesh, mesh_formats, register_exporter
 from vrn_studio.export.stl import export_stl
@@ -17,6 +18,7 @@ __all__ = [
     "DEPTH_PNG_SCALE",
     "EXPORTERS",
     "Exporter",
+    "encode_png",
     "export_depth_png",
     "export_glb",
     "export_landmarks",
@@ -24,6 +26,8 @@ __all__ = [
     "export_obj",
     "export_ply",
     "export_stl",
+    "export_textured_glb",
+    "export_textured_obj",
     "export_volume",
     "load_volume",
     "mesh_formats",

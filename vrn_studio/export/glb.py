@@ -1,4 +1,4 @@
-"""glTF 2.0 binary (GLB): one mesh, vertex colours visible in browser viewers."""
+"""glTF 2.0 binary (GLB): one mesh, with vertex colours or a photo texture, as browser viewers show them."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import struct
 
 import numpy as np
 
-from vrn_studio.mesh import Mesh
+from vrn_studio.export.png import encode_png
+from vrn_studio.mesh import Mesh, TexturedMesh
 
 GLB_MAGIC = 0x46546C67  # "glTF"
 CHUNK_JSON = 0x4E4F534A  # "JSON"
 CHUNK_BIN = 0x004E4942  # "BIN\0"
 _FLOAT, _UNSIGNED_INT = 5126, 5125
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
+_LINEAR, _CLAMP = 9729, 33071
 
 
 def export_glb(mesh: Mesh) -> bytes:
@@ -47,6 +49,40 @@ def export_glb(mesh: Mesh) -> bytes:
     >>> data[:4], len(data) % 4
     (b'glTF', 0)
     """
+    colors = None if mesh.colors is None else srgb_to_linear(mesh.colors)
+    return _encode(mesh, colors=colors)
+
+
+def export_textured_glb(textured: TexturedMesh) -> bytes:
+    """Encode a photo-textured mesh as a binary glTF 2.0 file.
+
+    Parameters
+    ----------
+    textured : TexturedMesh
+        From :func:`vrn_studio.mesh.texture_from_photo`; its mesh in the frame to write
+        (the viewer frame for other programs, as for :func:`export_glb`).
+
+    Returns
+    -------
+    bytes
+        A GLB like :func:`export_glb`'s, with ``TEXCOORD_0`` instead of ``COLOR_0`` and a
+        material whose ``baseColorTexture`` is the texture, embedded as PNG (sRGB, as glTF
+        expects of base colours), linear filtering, clamped at the edges.
+
+    Examples
+    --------
+    >>> from vrn_studio.mesh import TexturedMesh
+    >>> tm = TexturedMesh(Mesh(np.eye(3), [[0, 1, 2]]), np.zeros((3, 2)), np.zeros((2, 2, 3), np.uint8),
+    ...                   np.ones(1, bool), (0, 0))
+    >>> export_textured_glb(tm)[:4]
+    b'glTF'
+    """
+    return _encode(textured.mesh, uv=textured.uv, png=encode_png(textured.texture))
+
+
+def _encode(mesh: Mesh, *, colors: np.ndarray | None = None, uv: np.ndarray | None = None,
+            png: bytes | None = None) -> bytes:
+    """A GLB of ``mesh`` with optional linear ``COLOR_0`` (N, 3), ``TEXCOORD_0`` (N, 2) and PNG texture."""
     gltf: dict = {
         "asset": {"version": "2.0", "generator": "VRN Studio"},
         "scene": 0,
@@ -58,8 +94,10 @@ def export_glb(mesh: Mesh) -> bytes:
         arrays = [("POSITION", position)]
         if mesh.normals is not None:
             arrays.append(("NORMAL", mesh.normals.astype("<f4")))
-        if mesh.colors is not None:
-            arrays.append(("COLOR_0", srgb_to_linear(mesh.colors).astype("<f4")))
+        if colors is not None:
+            arrays.append(("COLOR_0", np.asarray(colors).astype("<f4")))
+        if uv is not None:
+            arrays.append(("TEXCOORD_0", np.asarray(uv).astype("<f4")))
         arrays.append(("indices", mesh.faces.astype("<u4").reshape(-1, 1)))
         views, accessors, attributes, offset = [], [], {}, 0
         for index, (name, array) in enumerate(arrays):
@@ -77,7 +115,7 @@ def export_glb(mesh: Mesh) -> bytes:
                     "bufferView": index,
                     "componentType": _UNSIGNED_INT if is_index else _FLOAT,
                     "count": int(array.size if is_index else len(array)),
-                    "type": "SCALAR" if is_index else "VEC3",
+                    "type": "SCALAR" if is_index else f"VEC{array.shape[1]}",
                 }
             )
             if not is_index:
@@ -86,6 +124,24 @@ def export_glb(mesh: Mesh) -> bytes:
         accessors[0]["min"] = position.min(axis=0).tolist()
         accessors[0]["max"] = position.max(axis=0).tolist()
         binary = b"".join(array.tobytes() for _, array in arrays)
+        material: dict = {
+            "name": "photo texture" if png is not None else "vertex colours",
+            "pbrMetallicRoughness": {
+                "baseColorFactor": [1.0, 1.0, 1.0, 1.0],
+                "metallicFactor": 0.0,
+                "roughnessFactor": 1.0,
+            },
+            "doubleSided": True,
+        }
+        if png is not None:
+            views.append({"buffer": 0, "byteOffset": len(binary), "byteLength": len(png)})
+            binary += png + b"\0" * (-len(png) % 4)
+            material["pbrMetallicRoughness"]["baseColorTexture"] = {"index": 0, "texCoord": 0}
+            gltf.update(
+                images=[{"bufferView": len(views) - 1, "mimeType": "image/png", "name": "photo"}],
+                samplers=[{"magFilter": _LINEAR, "minFilter": _LINEAR, "wrapS": _CLAMP, "wrapT": _CLAMP}],
+                textures=[{"sampler": 0, "source": 0}],
+            )
         gltf.update(
             scenes=[{"nodes": [0]}],
             nodes=[{"mesh": 0, "name": "face"}],
@@ -97,17 +153,7 @@ def export_glb(mesh: Mesh) -> bytes:
                     ],
                 }
             ],
-            materials=[
-                {
-                    "name": "vertex colours",
-                    "pbrMetallicRoughness": {
-                        "baseColorFactor": [1.0, 1.0, 1.0, 1.0],
-                        "metallicFactor": 0.0,
-                        "roughnessFactor": 1.0,
-                    },
-                    "doubleSided": True,
-                }
-            ],
+            materials=[material],
             buffers=[{"byteLength": len(binary)}],
             bufferViews=views,
             accessors=accessors,

@@ -1,10 +1,11 @@
-"""Wavefront OBJ: text, per-vertex colours as the common ``v x y z r g b`` extension."""
+"""Wavefront OBJ: text, per-vertex colours as the common ``v x y z r g b`` extension, or a photo texture (OBJ + MTL + PNG)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from vrn_studio.mesh import Mesh
+from vrn_studio.export.png import encode_png
+from vrn_studio.mesh import Mesh, TexturedMesh
 
 
 def export_obj(mesh: Mesh) -> bytes:
@@ -52,3 +53,45 @@ def _rows(tag: str, values: np.ndarray, fmt: str) -> str:
     fields = values.shape[1] // per_field
     line = tag + (" " + fmt) * fields + "\n"
     return (line * len(values) % tuple(values.ravel().tolist()))[:-1]
+
+
+def export_textured_obj(textured: TexturedMesh, name: str) -> dict[str, bytes]:
+    """Encode a photo-textured mesh as OBJ + MTL + PNG, the three files named after ``name``.
+
+    Parameters
+    ----------
+    textured : TexturedMesh
+        From :func:`vrn_studio.mesh.texture_from_photo`, its mesh in the frame to write.
+    name : str
+        File stem; the OBJ refers to ``NAME.mtl``, which refers to ``NAME.png``.
+
+    Returns
+    -------
+    dict of str to bytes
+        ``{"NAME.png": ..., "NAME.mtl": ..., "NAME.obj": ...}``, in the order to write them
+        (the OBJ last, so it never refers to a file not yet there). The OBJ has ``v``,
+        ``vt`` (``u, 1 - v``: OBJ's texture origin is bottom-left), ``vn`` when the mesh has
+        normals, and ``f a/a/a ...`` faces; the MTL one white, matte material with
+        ``map_Kd``.
+
+    Examples
+    --------
+    >>> from vrn_studio.mesh import TexturedMesh
+    >>> tm = TexturedMesh(Mesh(np.eye(3), [[0, 1, 2]]), np.zeros((3, 2)), np.zeros((2, 2, 3), np.uint8),
+    ...                   np.ones(1, bool), (0, 0))
+    >>> sorted(export_textured_obj(tm, "face"))
+    ['face.mtl', 'face.obj', 'face.png']
+    """
+    mesh = textured.mesh
+    vt = np.column_stack([textured.uv[:, 0], 1.0 - textured.uv[:, 1]]).astype(np.float64)
+    lines = ["# VRN Studio", f"mtllib {name}.mtl", "usemtl photo", _rows("v", mesh.vertices, "%.9g"),
+             _rows("vt", vt, "%.7g")]
+    one_based = mesh.faces + 1
+    if mesh.normals is None:
+        lines.append(_rows("f", np.repeat(one_based, 2, axis=1), "%d/%d"))
+    else:
+        lines.append(_rows("vn", mesh.normals, "%.9g"))
+        lines.append(_rows("f", np.repeat(one_based, 3, axis=1), "%d/%d/%d"))
+    obj = "\n".join(line for line in lines if line).encode("ascii") + b"\n"
+    mtl = (f"# VRN Studio\nnewmtl photo\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nillum 1\nmap_Kd {name}.png\n").encode("ascii")
+    return {f"{name}.png": encode_png(textured.texture), f"{name}.mtl": mtl, f"{name}.obj": obj}

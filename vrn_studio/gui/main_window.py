@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 EXPORT_LABELS = {
     "glb": "Mesh as glTF binary (.glb)",
     "obj": "Mesh as OBJ with vertex colours (.obj)",
+    "textured-glb": "Textured mesh as glTF binary (.glb)",
+    "textured-obj": "Textured mesh as OBJ + MTL + PNG (.obj)",
     "ply": "Mesh as PLY with colours (.ply)",
     "stl": "Mesh as STL (.stl)",
     "removed": "Removed bumps (.ply)",
@@ -506,8 +508,9 @@ class MainWindow(QMainWindow):
     def export(self, name: str, path: Path) -> None:
         """Write output ``name`` to ``path`` in a worker thread (the save dialog confirmed overwrite)."""
         self.settings.last_dir = str(path.parent)
-        def written(path: Path | None) -> None:
-            self.stage_label.setText(f"Wrote {path}" if path else f"Nothing to write for {EXPORT_LABELS[name]}")
+        def written(paths: list[Path]) -> None:
+            what = ", ".join(str(p) for p in paths)
+            self.stage_label.setText(f"Wrote {what}" if paths else f"Nothing to write for {EXPORT_LABELS[name]}")
 
         self._task(write_output, self.result, name, path, overwrite=True, returned=written)
 

@@ -11,13 +11,16 @@ from vrn_studio.mesh.isosurface import (
     to_viewer_frame,
     volume_to_mesh,
 )
+from vrn_studio.mesh.texture import FILL_ROWS, TexturedMesh, texture_from_photo
 from vrn_studio.mesh.types import Mesh
 
 __all__ = [
     "DEFAULT_LEVEL",
+    "FILL_ROWS",
     "BumpMode",
     "BumpRemoval",
     "Mesh",
+    "TexturedMesh",
     "decimate_mesh",
     "depth_map",
     "euler_rotation",
@@ -27,6 +30,7 @@ __all__ = [
     "resolve_method",
     "signed_volume",
     "smooth_mesh",
+    "texture_from_photo",
     "to_viewer_frame",
     "vertex_normals",
     "volume_to_mesh",

@@ -8,6 +8,7 @@ from vrn_studio.pipeline.save import (
     output_file_name,
     output_names,
     save_result,
+    textured_mesh,
     write_output,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "output_names",
     "resolve_device",
     "save_result",
+    "textured_mesh",
     "write_output",
 ]
