@@ -58,10 +58,10 @@ def test_bad_clean_up_settings_are_refused(options: dict) -> None:
 
 def test_cli_smooths_and_decimates(tmp_path: Path, shipped_weights: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reconstruct", str(ASTRONAUT), "-o", str(tmp_path), "-f", "ply", "--landmarker", "dlib",
-                 "--smooth", "30", "--faces", "8000"]) == 0
+                 "--smooth", "30", "--triangles", "8000"]) == 0
     mesh = trimesh.load(tmp_path / "astronaut.ply", process=False)
     assert 7000 <= len(mesh.faces) <= 8000
-    for bad in (["--smooth", "-3"], ["--faces", "1"], ["--smooth", "x"]):
+    for bad in (["--smooth", "-3"], ["--triangles", "1"], ["--smooth", "x"]):
         with pytest.raises(SystemExit):
             main(["reconstruct", str(ASTRONAUT), "-o", str(tmp_path), *bad])
     assert "must be at least" in capsys.readouterr().err

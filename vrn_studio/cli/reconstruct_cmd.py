@@ -13,7 +13,7 @@ from tqdm import tqdm
 from vrn_studio.errors import VrnStudioError, WeightsError
 from vrn_studio.image import list_images, sample_image_path
 from vrn_studio.mesh import DEFAULT_LEVEL
-from vrn_studio.pipeline import DEFAULT_OUTPUTS, Reconstructor, output_names, save_result
+from vrn_studio.pipeline import DEFAULT_OUTPUTS, Reconstructor, Result, output_names, save_result
 from vrn_studio.pipeline.runtime import RUNTIMES
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -51,8 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--smooth", type=_at_least(0), default=0, metavar="N",
                    help="Taubin smoothing iterations after bump removal (60 takes out the depth bins' terraces, "
                    "moving no vertex more than about a pixel; default 0: the marching-cubes surface)")
-    p.add_argument("--faces", type=_at_least(4), dest="target_faces", metavar="N",
+    p.add_argument("--triangles", type=_at_least(4), dest="target_faces", metavar="N",
                    help="decimate the mesh to about N triangles (after smoothing)")
+    p.add_argument("--faces", type=_face_choice, default=None, metavar="all|N",
+                   help="which faces of each photo: all, or face N (1 = the largest); outputs are named "
+                   "STEM_faceN.* (default: the largest face only, named STEM.*)")
     p.add_argument("--frame", choices=("crop", "photo"), default="crop",
                    help="mesh coordinates: crop pixels, or the photo's pixels (to lay over it)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -72,6 +75,13 @@ def _at_least(low: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _face_choice(text: str) -> str | int:
+    """An argparse type: ``all`` or a face number (1 = the largest), returned as a 0-based index."""
+    if text.strip().lower() == "all":
+        return "all"
+    return _at_least(1)(text) - 1
 
 
 def iter_images(paths: list[Path]) -> Iterator[Path]:
@@ -112,23 +122,35 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(paths, unit="photo", disable=len(paths) < 2, file=sys.stderr)
     for path in bar:
         try:
-            result = rec.reconstruct(path, remove_bumps=not args.no_bumps)
-            written = save_result(result, args.out, outputs=outputs, frame=args.frame, overwrite=args.overwrite)
+            if args.faces is None:
+                results = [rec.reconstruct(path, remove_bumps=not args.no_bumps)]
+            else:
+                chosen = "all" if args.faces == "all" else [args.faces]
+                results = rec.reconstruct_faces(path, faces=chosen, remove_bumps=not args.no_bumps)
+            for result in results:
+                stem = path.stem if args.faces is None else f"{path.stem}_face{result.face_index + 1}"
+                written = save_result(result, args.out, outputs=outputs, stem=stem, frame=args.frame,
+                                      overwrite=args.overwrite)
+                _report(path, result, written, args.faces is not None)
         except VrnStudioError as exc:
             failures += 1
             tqdm.write(f"failed: {path}: {exc}", file=sys.stderr)
-            continue
-        stages = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in result.timings.items())
-        removed = ""
-        if result.bumps is not None and result.bumps.n_removed:
-            sizes = ", ".join(str(size) for size in result.bumps.removed_sizes)
-            removed = f", removed {result.bumps.n_removed} bump(s) of {sizes} vertices"
-        elif result.bumps is not None:
-            removed = ", no bumps"
-        tqdm.write(
-            f"{path}: {len(result.faces)} face(s), landmarker {result.landmarker}, model {result.model or 'none'}"
-            f"{removed}\n  {stages}\n  wrote {', '.join(str(p) for p in written)}"
-        )
     if failures:
         print(f"{failures} of {len(paths)} photo(s) failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _report(path: Path, result: Result, written: list[Path], numbered: bool) -> None:
+    """One photo's (or, when ``numbered``, one face's) line of the console report."""
+    stages = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in result.timings.items())
+    removed = ""
+    if result.bumps is not None and result.bumps.n_removed:
+        sizes = ", ".join(str(size) for size in result.bumps.removed_sizes)
+        removed = f", removed {result.bumps.n_removed} bump(s) of {sizes} vertices"
+    elif result.bumps is not None:
+        removed = ", no bumps"
+    which = f", face {result.face_index + 1} of {len(result.faces)}" if numbered else f", {len(result.faces)} face(s)"
+    tqdm.write(
+        f"{path}{which}, landmarker {result.landmarker}, model {result.model or 'none'}"
+        f"{removed}\n  {stages}\n  wrote {', '.join(str(p) for p in written)}"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -267,13 +267,91 @@ class Reconstructor:
 
         faces, chosen, landmarker_name = self._find_face(rgb, face, source)
         yield clock.lap("detect")
+        index = next(i for i, candidate in enumerate(faces) if candidate is chosen)
+        common = self._crop(source, rgb, faces, index, landmarker_name, clock)
+        yield StageDone("crop", clock.timings["crop"])
+        return common
 
-        crop, transform = crop_face(rgb, chosen.landmarks)
-        yield clock.lap("crop")
+    def _crop(
+        self, source: Path | None, rgb: np.ndarray, faces: tuple[Face, ...], index: int, landmarker: str,
+        clock: _Clock,
+    ) -> dict[str, Any]:
+        """Stage ``crop`` of face ``faces[index]``; return the :class:`Result` fields filled so far."""
+        crop, transform = crop_face(rgb, faces[index].landmarks)
+        clock.lap("crop")
         return dict(
-            source=source, image=rgb, faces=faces, face=chosen, crop=crop, transform=transform,
-            timings=clock.timings, landmarker=landmarker_name, device=str(self.device),
+            source=source, image=rgb, faces=faces, face=faces[index], face_index=index, crop=crop,
+            transform=transform, timings=clock.timings, landmarker=landmarker, device=str(self.device),
         )
+
+    def reconstruct_faces(
+        self, image: ImageSource, *, faces: Literal["all"] | Sequence[int] = "all", remove_bumps: bool = True
+    ) -> list[Result]:
+        """Reconstruct several faces of one photo: detection once, then one :class:`Result` per face.
+
+        Parameters
+        ----------
+        image : path, np.ndarray (H, W, 3) uint8 RGB, or PIL image
+            The photo.
+        faces : "all" or sequence of int, default: "all"
+            Which faces: every face found, or indices into the detected faces, which come
+            largest first (index 0 is the face :meth:`reconstruct` picks).
+        remove_bumps : bool, default: True
+            As for :meth:`reconstruct`.
+
+        Returns
+        -------
+        list of Result
+            In the order asked for; each has the same ``faces`` and its own ``face_index``.
+            ``timings["load"]`` and ``["detect"]`` are the shared stages' times; the
+            network runs once for all the crops and each gets its share.
+
+        Raises
+        ------
+        ImageError, NoFaceError
+            The photo cannot be read, or holds no face.
+        VrnStudioError
+            An index is not one of the faces found.
+
+        Examples
+        --------
+        >>> rec = Reconstructor()  # doctest: +SKIP
+        >>> [r.face_index for r in rec.reconstruct_faces("group.jpg")]  # doctest: +SKIP
+        [0, 1, 2, 3, 4, 5]
+        """
+        clock = _Clock()
+        source = Path(image) if isinstance(image, (str, Path)) else None
+        rgb = load_image(image)
+        clock.lap("load")
+        found, _, landmarker_name = self._find_face(rgb, None, source)
+        clock.lap("detect")
+        indices = list(range(len(found))) if isinstance(faces, str) and faces == "all" else [int(i) for i in faces]
+        wrong = [i for i in indices if not 0 <= i < len(found)]
+        if wrong:
+            raise VrnStudioError(
+                f"No face number {wrong[0] + 1} in {source or 'the photo'}: {len(found)} face(s) found, "
+                f"numbered 1 to {len(found)} from the largest"
+            )
+        shared = dict(clock.timings)
+        commons, clocks = [], []
+        for index in indices:
+            face_clock = _Clock()
+            face_clock.timings.update(shared)
+            commons.append(self._crop(source, rgb, found, index, landmarker_name, face_clock))
+            clocks.append(face_clock)
+        if self.net is None:
+            return [Result(**common) for common in commons]
+        start = time.perf_counter()
+        volumes = self.predict_volumes(
+            np.stack([c["crop"] for c in commons]),
+            np.stack([c["transform"].to_crop(c["face"].landmarks) for c in commons]),
+        )
+        share = (time.perf_counter() - start) / len(commons)
+        results = []
+        for common, face_clock, volume in zip(commons, clocks, volumes):
+            face_clock.lap("network", share)
+            results.append(_drain(self._mesh_stages(common, volume, face_clock, remove_bumps)))
+        return results
 
     def _mesh_stages(
         self, common: dict[str, Any], volume: np.ndarray, clock: _Clock, remove_bumps: bool

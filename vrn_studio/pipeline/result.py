@@ -34,6 +34,9 @@ class Result:
         Every face found (best first); ``face`` is the one reconstructed.
     face : Face
         Box, score and 68 landmarks (photo pixels) of the reconstructed face.
+    face_index : int
+        Its index in ``faces`` (0 = the largest; outputs of several faces are named
+        ``STEM_face{face_index + 1}``).
     crop : np.ndarray, shape (192, 192, 3), uint8
         What the network saw.
     transform : CropTransform
@@ -75,6 +78,7 @@ class Result:
     model: str | None = None
     landmarker: str = ""
     device: str = "cpu"
+    face_index: int = 0
 
     @property
     def mesh(self) -> Mesh | None:
