@@ -135,7 +135,7 @@ def test_save_result_writes_every_output(ellipsoid_result: Result, tmp_path: Pat
         ["astronaut.obj", "astronaut.ply", "astronaut.stl", "astronaut.glb", "astronaut_removed.ply",
          "astronaut_volume.npz", "astronaut_depth.png", "astronaut_landmarks.json", "astronaut_crop.png",
          "astronaut_overlay.png", "astronaut_textured.glb", "astronaut_textured.obj", "astronaut_textured.mtl",
-         "astronaut_textured.png"]
+         "astronaut_textured.png", "astronaut_print.stl", "astronaut_print.3mf"]
     )
     landmarks = json.loads((tmp_path / "astronaut_landmarks.json").read_text())
     assert len(json.dumps(landmarks)) > 100

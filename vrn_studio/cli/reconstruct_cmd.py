@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from tqdm import tqdm
 
 from vrn_studio.errors import VrnStudioError, WeightsError
 from vrn_studio.image import list_images, sample_image_path
-from vrn_studio.mesh import DEFAULT_LEVEL
+from vrn_studio.mesh import ADULT_OUTER_INTEROCULAR_MM, DEFAULT_LEVEL
 from vrn_studio.pipeline import DEFAULT_OUTPUTS, Reconstructor, Result, output_names, save_result
 from vrn_studio.pipeline.runtime import RUNTIMES
 
@@ -56,6 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--faces", type=_face_choice, default=None, metavar="all|N",
                    help="which faces of each photo: all, or face N (1 = the largest); outputs are named "
                    "STEM_faceN.* (default: the largest face only, named STEM.*)")
+    p.add_argument("--interocular-mm", type=_positive, default=ADULT_OUTER_INTEROCULAR_MM, metavar="MM",
+                   help="print-stl / print-3mf: distance between the outer eye corners in mm, which sets the "
+                   f"print's scale (default: {ADULT_OUTER_INTEROCULAR_MM} mm, the adult mean)")
+    p.add_argument("--base-mm", type=_positive, default=0.0, metavar="MM",
+                   help="print-stl / print-3mf: thickness of a base slab behind the face (default: none)")
     p.add_argument("--frame", choices=("crop", "photo"), default="crop",
                    help="mesh coordinates: crop pixels, or the photo's pixels (to lay over it)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -75,6 +81,17 @@ def _at_least(low: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0; got {text}")
+    return value
 
 
 def _face_choice(text: str) -> str | int:
@@ -130,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
             for result in results:
                 stem = path.stem if args.faces is None else f"{path.stem}_face{result.face_index + 1}"
                 written = save_result(result, args.out, outputs=outputs, stem=stem, frame=args.frame,
-                                      overwrite=args.overwrite)
+                                      overwrite=args.overwrite, interocular_mm=args.interocular_mm,
+                                      base_mm=args.base_mm)
                 _report(path, result, written, args.faces is not None)
         except VrnStudioError as exc:
             failures += 1

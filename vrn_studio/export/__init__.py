@@ -12,6 +12,7 @@ from vrn_studio.export.png import encode_png
 from vrn_studio.export.ply import export_ply
 from vrn_studio.export.registry import EXPORTERS, Exporter, export_mesh, mesh_formats, register_exporter
 from vrn_studio.export.stl import export_stl
+from vrn_studio.export.threemf import export_3mf
 from vrn_studio.export.volume import export_volume, load_volume
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "EXPORTERS",
     "Exporter",
     "encode_png",
+    "export_3mf",
     "export_depth_png",
     "export_glb",
     "export_landmarks",

@@ -58,6 +58,8 @@ EXPORT_LABELS = {
     "obj": "Mesh as OBJ with vertex colours (.obj)",
     "textured-glb": "Textured mesh as glTF binary (.glb)",
     "textured-obj": "Textured mesh as OBJ + MTL + PNG (.obj)",
+    "print-stl": "Printable solid at real size, mm (.stl)",
+    "print-3mf": "Printable solid at real size, mm (.3mf)",
     "ply": "Mesh as PLY with colours (.ply)",
     "stl": "Mesh as STL (.stl)",
     "removed": "Removed bumps (.ply)",

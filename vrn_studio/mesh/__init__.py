@@ -11,21 +11,25 @@ from vrn_studio.mesh.isosurface import (
     to_viewer_frame,
     volume_to_mesh,
 )
+from vrn_studio.mesh.printable import ADULT_OUTER_INTEROCULAR_MM, PrintableMesh, printable_mesh
 from vrn_studio.mesh.texture import FILL_ROWS, TexturedMesh, texture_from_photo
 from vrn_studio.mesh.types import Mesh
 
 __all__ = [
+    "ADULT_OUTER_INTEROCULAR_MM",
     "DEFAULT_LEVEL",
     "FILL_ROWS",
     "BumpMode",
     "BumpRemoval",
     "Mesh",
+    "PrintableMesh",
     "TexturedMesh",
     "decimate_mesh",
     "depth_map",
     "euler_rotation",
     "face_normals",
     "mesh_to_photo",
+    "printable_mesh",
     "remove_bumps",
     "resolve_method",
     "signed_volume",

@@ -13,15 +13,26 @@ from vrn_studio._io import atomic_write
 from vrn_studio.errors import ExportError
 from vrn_studio.export import (
     encode_png,
+    export_3mf,
     export_depth_png,
     export_landmarks,
     export_mesh,
+    export_stl,
     export_textured_glb,
     export_textured_obj,
     export_volume,
     mesh_formats,
 )
-from vrn_studio.mesh import Mesh, TexturedMesh, depth_map, mesh_to_photo, texture_from_photo, to_viewer_frame
+from vrn_studio.mesh import (
+    ADULT_OUTER_INTEROCULAR_MM,
+    Mesh,
+    TexturedMesh,
+    depth_map,
+    mesh_to_photo,
+    printable_mesh,
+    texture_from_photo,
+    to_viewer_frame,
+)
 from vrn_studio.pipeline.overlay import landmarks_overlay, mesh_overlay
 from vrn_studio.pipeline.result import Result
 
@@ -67,13 +78,23 @@ def _write_files(files: dict[Path, bytes], overwrite: bool) -> list[Path]:
 
 
 def write_output(
-    result: Result, name: str, path: str | Path, *, frame: MeshFrame = "crop", overwrite: bool = False
+    result: Result,
+    name: str,
+    path: str | Path,
+    *,
+    frame: MeshFrame = "crop",
+    overwrite: bool = False,
+    interocular_mm: float = ADULT_OUTER_INTEROCULAR_MM,
+    base_mm: float = 0.0,
 ) -> list[Path]:
     """Write one output of ``result`` to ``path``; return the files written (none when it does not apply).
 
     ``name`` is one of :func:`output_names`: a mesh format (the cleaned mesh, vertex
     colours), ``textured-glb`` (GLB with the photo as its texture), ``textured-obj`` (OBJ at
-    ``path`` with an MTL and a PNG texture of the same stem beside it), ``removed`` (PLY of
+    ``path`` with an MTL and a PNG texture of the same stem beside it), ``print-stl`` and
+    ``print-3mf`` (a watertight solid in millimetres with a flat back, scaled so that the
+    outer eye corners are ``interocular_mm`` apart, on a base ``base_mm`` thick; its size in
+    the STL header and the 3MF title: :func:`~vrn_studio.mesh.printable_mesh`), ``removed`` (PLY of
     what bump removal dropped), ``volume`` (.npz), ``depth`` (16-bit PNG), ``landmarks``
     (JSON), ``crop`` (PNG of what the network saw), ``overlay`` (PNG of the mesh, or without
     a model the landmarks, over the photo). Outputs that need a model (meshes, volume,
@@ -91,6 +112,13 @@ def write_output(
             return [atomic_write(path, export_textured_glb(textured), overwrite=overwrite)]
         files = export_textured_obj(textured, path.stem)
         return _write_files({path.with_name(file): data for file, data in files.items()}, overwrite)[::-1]
+    if name in ("print-stl", "print-3mf"):
+        if result.mesh is None or result.mesh.is_empty:
+            return []
+        solid = printable_mesh(result.mesh, result.landmarks_crop, interocular_mm=interocular_mm, base_mm=base_mm)
+        data = (export_stl(solid.mesh, header=solid.title) if name == "print-stl"
+                else export_3mf(solid.mesh, title=solid.title))
+        return [atomic_write(path, data, overwrite=overwrite)]
     if name == "removed":
         mesh = _mesh(result, result.removed, frame)
         return [] if mesh is None else [export_mesh(mesh, path, file_type="ply", overwrite=overwrite)]
@@ -120,8 +148,8 @@ def write_output(
 
 def output_names() -> list[str]:
     """Every output ``save_result`` knows: mesh formats, textured meshes, then data and pictures."""
-    return [*mesh_formats(), "textured-glb", "textured-obj", "removed", "volume", "depth", "landmarks", "crop",
-            "overlay"]
+    return [*mesh_formats(), "textured-glb", "textured-obj", "print-stl", "print-3mf", "removed", "volume", "depth",
+            "landmarks", "crop", "overlay"]
 
 
 def output_file_name(name: str, stem: str) -> str:
@@ -129,8 +157,9 @@ def output_file_name(name: str, stem: str) -> str:
     (``textured-obj``: the OBJ; its ``.mtl`` and ``.png`` share its stem)."""
     if name in mesh_formats():
         return f"{stem}.{name}"
-    if name.startswith("textured-"):
-        return f"{stem}_textured.{name.removeprefix('textured-')}"
+    if name.startswith(("textured-", "print-")):
+        kind, ext = name.split("-")
+        return f"{stem}_{kind}.{ext}"
     suffix = {"removed": "ply", "volume": "npz", "landmarks": "json"}.get(name, "png")
     return f"{stem}_{name}.{suffix}"
 
@@ -143,13 +172,17 @@ def save_result(
     stem: str | None = None,
     frame: MeshFrame = "crop",
     overwrite: bool = False,
+    interocular_mm: float = ADULT_OUTER_INTEROCULAR_MM,
+    base_mm: float = 0.0,
 ) -> list[Path]:
     """Write the chosen outputs of ``result`` into ``out_dir``; return the files written.
 
     Files are named after ``stem`` (default: the photo's file name stem, else ``"face"``):
     ``STEM.glb`` / ``.obj`` / ``.ply`` / ``.stl`` (cleaned mesh with vertex colours, upright
     for other tools), ``STEM_textured.glb`` and ``STEM_textured.obj`` + ``.mtl`` + ``.png``
-    (the same mesh with the photo as its texture), ``STEM_removed.ply`` (bodies bump removal dropped), ``STEM_volume.npz``,
+    (the same mesh with the photo as its texture), ``STEM_print.stl`` / ``.3mf`` (printable
+    at real size; ``interocular_mm`` and ``base_mm`` as for :func:`write_output`),
+    ``STEM_removed.ply`` (bodies bump removal dropped), ``STEM_volume.npz``,
     ``STEM_depth.png``, ``STEM_landmarks.json``, ``STEM_crop.png`` (what the network saw),
     ``STEM_overlay.png`` (mesh, or without a model the landmarks, over the photo). Outputs
     that need a model are skipped when the result has none. Each file is written
@@ -168,5 +201,6 @@ def save_result(
     return [
         path
         for name in outputs
-        for path in write_output(result, name, folder / output_file_name(name, stem), frame=frame, overwrite=overwrite)
+        for path in write_output(result, name, folder / output_file_name(name, stem), frame=frame, overwrite=overwrite,
+                                 interocular_mm=interocular_mm, base_mm=base_mm)
     ]
