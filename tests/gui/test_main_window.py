@@ -6,6 +6,7 @@ detached blob, so landmarks, crop, mesh and bump removal are all real.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -277,3 +278,41 @@ def test_the_apps_reconstructor_smooths_as_the_settings_say(shipped_weights) -> 
 
     assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu", smooth=60)).smooth == 60
     assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu")).smooth == 0
+
+
+def test_reconstruct_all_faces_then_switch_between_their_meshes(qtbot, make_window, tmp_path) -> None:
+    from PIL import Image
+
+    from vrn_studio.image import load_image
+
+    astronaut, hopper = load_image(ASTRONAUT), load_image(sample_image_path("grace_hopper"))
+    left = np.zeros_like(hopper)
+    left[:512, :512] = astronaut
+    group = tmp_path / "group.png"
+    Image.fromarray(np.concatenate([left, hopper], axis=1)).save(group)
+    window = make_window()
+    _open_and_wait(qtbot, window, group)
+    assert len(window.result.faces) == 2 and not window.next_face_action.isEnabled()
+    with qtbot.waitSignal(window.runner.resultReady, timeout=60_000):
+        window.reconstruct_all_faces()
+    qtbot.wait(50)
+    first, second = window.face_results
+    assert window.result is first and first.face_index == 0 and second.face_index == 1
+    assert window.next_face_action.isEnabled() and "face 1 of 2" in window.stage_label.text()
+    shot_first = window.viewport.screenshot()
+    window.next_face_action.trigger()
+    assert window.result is second and "face 2 of 2" in window.stage_label.text()
+    qtbot.wait(50)
+    assert not np.array_equal(window.viewport.screenshot(), shot_first)  # the other face's mesh (its colours)
+    # Clicking a face on the photo shows its finished mesh at once: no new job runs.
+    with qtbot.assertNotEmitted(window.runner.started, wait=300):
+        window.photo.facePicked.emit(0)
+    assert window.result is first
+    window.previous_face_action.trigger()
+    assert window.result is second
+    # Exports write the face on show.
+    out = tmp_path / "face2.json"
+    window.export("landmarks", out)
+    qtbot.waitUntil(out.exists, timeout=10_000)
+    np.testing.assert_allclose(np.array(json.loads(out.read_text())["landmarks_photo"]), second.face.landmarks,
+                               atol=1e-3)

@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         self.settings = store.load()
         self._factory = reconstructor_factory
         self.result: Result | None = None
+        self.face_results: list[Result] = []  # every face of the photo, after Face > Reconstruct all faces
         self.current_path: Path | None = None
         self._tasks: list[object] = []  # short jobs in flight (exports, overlays)
         self._overlay_of: Result | None = None
@@ -285,6 +286,9 @@ class MainWindow(QMainWindow):
         face = bar.addMenu("F&ace")
         self.box_action = self._action(face, "&Draw face box", self.photo.set_box_mode, "Ctrl+B", checkable=True)
         self._action(face, "&Reconstruct again", self.rerun, "F5")
+        self._action(face, "Reconstruct &all faces", self.reconstruct_all_faces, "Ctrl+F5")
+        self.next_face_action = self._action(face, "&Next face", lambda: self.step_face(1), "N")
+        self.previous_face_action = self._action(face, "&Previous face", lambda: self.step_face(-1), "Shift+N")
 
         camera = bar.addMenu("&Camera")
         self.camera_menu = camera.addMenu("&Start camera")
@@ -319,7 +323,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.runner.started.connect(self._on_started)
         self.runner.stageDone.connect(self._on_stage)
-        self.runner.resultReady.connect(self.show_result)
+        self.runner.resultReady.connect(self._on_result)
         self.runner.failed.connect(self._on_failed)
         self.runner.cancelled.connect(lambda: self._on_finished("Cancelled"))
         self.cancel_button.clicked.connect(self.runner.cancel)
@@ -383,6 +387,19 @@ class MainWindow(QMainWindow):
             index = (images.index(self.current_path) + step) % len(images)
             self.open_path(images[index])
 
+    def reconstruct_all_faces(self) -> None:
+        """Reconstruct every face of the current photo; Face > Next face and a click on a face
+        then switch between their meshes without running again."""
+        if self.result is not None:
+            self.stop_webcam()
+            self.runner.start(self.current_path or self.result.image, all_faces=True)
+
+    def step_face(self, step: int) -> None:
+        """Show the next (+1) or previous (-1) face's reconstruction, after Reconstruct all faces."""
+        if self.result is not None and self.face_results:
+            index = (self.face_results.index(self.result) + step) % len(self.face_results)
+            self.show_result(self.face_results[index])
+
     def rerun(self) -> None:
         """Reconstruct the current photo again (after a settings change, say)."""
         if self.result is not None:
@@ -433,14 +450,25 @@ class MainWindow(QMainWindow):
         self.stage_label.setText(text)
 
     @Slot(object)
+    def _on_result(self, payload: Result | list[Result]) -> None:
+        """A finished job: one Result, or a list of one per face (Reconstruct all faces)."""
+        if isinstance(payload, list):
+            self.face_results = payload
+            self.show_result(payload[0])
+        else:
+            self.face_results = []
+            self.show_result(payload)
+
     def show_result(self, result: Result) -> None:
         """Show a finished reconstruction in every panel."""
         self.result = result
         stages = ", ".join(f"{name} {seconds * 1000:.0f}" for name, seconds in result.timings.items())
-        self._on_finished(f"{result.total_seconds * 1000:.0f} ms ({stages} ms) \u00b7 landmarker "
+        which = (f"face {result.face_index + 1} of {len(result.faces)} (N: next) \u00b7 "
+                 if result in self.face_results else "")
+        self._on_finished(f"{which}{result.total_seconds * 1000:.0f} ms ({stages} ms) \u00b7 landmarker "
                           f"{result.landmarker} \u00b7 model {result.model or 'none'} \u00b7 {result.device}")
         self.photo.set_image(result.image)
-        self.photo.set_faces(result.faces, self._face_index(result))
+        self.photo.set_faces(result.faces, result.face_index)
         self.crop.set_crop(result.crop, result.landmarks_crop)
         if result.mesh is None:
             self.viewport.clear()
@@ -453,13 +481,12 @@ class MainWindow(QMainWindow):
         self.set_overlay(self.overlay_action.isChecked())
         self._update_actions()
 
-    @staticmethod
-    def _face_index(result: Result) -> int:
-        return next((i for i, face in enumerate(result.faces) if face is result.face), 0)
-
     @Slot(int)
     def _on_face_picked(self, index: int) -> None:
-        if self.result is not None and 0 <= index < len(self.result.faces):
+        done = [r for r in self.face_results if r.face_index == index]
+        if done:
+            self.show_result(done[0])
+        elif self.result is not None and 0 <= index < len(self.result.faces):
             self.start(self.current_path or self.result.image, face=self.result.faces[index])
 
     @Slot(object)
@@ -493,6 +520,8 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         has = self.result is not None
         has_mesh = has and self.result.mesh is not None
+        for action in (self.next_face_action, self.previous_face_action):
+            action.setEnabled(len(self.face_results) > 1)
         for name, action in self.export_actions.items():
             action.setEnabled(has_mesh or (has and name in ("landmarks", "crop", "overlay")))
 
@@ -579,7 +608,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_live_result(self, result: Result) -> None:
         self.result = result
-        self.photo.set_faces(result.faces, self._face_index(result))
+        self.photo.set_faces(result.faces, result.face_index)
         self.crop.set_crop(result.crop, result.landmarks_crop)
         if result.mesh is not None:
             self.viewport.update_mesh(result.mesh)

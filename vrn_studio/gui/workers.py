@@ -167,6 +167,7 @@ class _Job:
     image: ImageSource
     face: FaceHint
     remove_bumps: bool
+    all_faces: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -194,7 +195,8 @@ class ReconstructionRunner(QObject):
         A stage finished: its name (``load``, ``detect``, ``crop``, ``network``,
         ``isosurface``, ``bumps``, ``photo``) and duration in seconds.
     resultReady(object)
-        The job's :class:`~vrn_studio.pipeline.Result`.
+        The job's :class:`~vrn_studio.pipeline.Result`, or for ``start(..., all_faces=True)``
+        the list of one Result per face.
     failed(str)
         The job failed; the message is meant for the user.
     cancelled()
@@ -229,7 +231,9 @@ class ReconstructionRunner(QObject):
         """Use another model or settings from the next job on; built lazily in the worker."""
         self._reconstructor.set_source(factory)
 
-    def start(self, image: ImageSource, *, face: FaceHint = None, remove_bumps: bool = True) -> None:
+    def start(
+        self, image: ImageSource, *, face: FaceHint = None, remove_bumps: bool = True, all_faces: bool = False
+    ) -> None:
         """Reconstruct ``image`` in the worker thread, cancelling any job still running.
 
         Parameters
@@ -241,9 +245,13 @@ class ReconstructionRunner(QObject):
             A face given by hand (see :meth:`Reconstructor.reconstruct`).
         remove_bumps : bool, default: True
             Run bump removal.
+        all_faces : bool, default: False
+            Reconstruct every face found (:meth:`Reconstructor.reconstruct_faces`; ``face``
+            is ignored); ``resultReady`` then carries a list. Stages are not reported one by
+            one, and a cancel takes effect when the faces are done.
         """
         self.cancel()
-        job = _Job(image, face, remove_bumps)
+        job = _Job(image, face, remove_bumps, all_faces)
         was_busy = bool(self._jobs)
         self._jobs.append(job)
         if self._thread is None:
@@ -302,12 +310,14 @@ class ReconstructionRunner(QObject):
             return
         self._event.emit(job, "started", None)
         try:
-            stages = self._reconstructor.get().iter_stages(
-                job.image, face=job.face, remove_bumps=job.remove_bumps
-            )
-            result = run_stages(
-                stages, job.cancel.is_set, lambda stage: self._event.emit(job, "stage", stage)
-            )
+            rec = self._reconstructor.get()
+            if job.all_faces:
+                result = rec.reconstruct_faces(job.image, remove_bumps=job.remove_bumps)
+            else:
+                stages = rec.iter_stages(job.image, face=job.face, remove_bumps=job.remove_bumps)
+                result = run_stages(
+                    stages, job.cancel.is_set, lambda stage: self._event.emit(job, "stage", stage)
+                )
         except Exception as exc:  # noqa: BLE001 - every failure is reported; none may end the thread
             self._event.emit(job, "failed", user_message(exc))
         else:
