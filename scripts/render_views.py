@@ -23,7 +23,7 @@ import pyvista as pv
 
 from vrn_studio import Reconstructor
 from vrn_studio.image import sample_image_path
-from vrn_studio.mesh import Mesh, to_viewer_frame
+from vrn_studio.mesh import Mesh, TexturedMesh, texture_from_photo, to_viewer_frame
 from vrn_studio.pipeline.save import write_png
 
 PHOTOS = ("astronaut", "grace_hopper")
@@ -31,18 +31,24 @@ TILE = 320
 """Side of one rendered view, pixels."""
 
 
-def views(mesh_crop: Mesh, yaws: list[float], tile: int = TILE) -> list[np.ndarray]:
-    """The crop-space mesh drawn upright at each yaw (degrees), each (tile, tile, 3) uint8 RGB."""
-    upright = to_viewer_frame(mesh_crop, 192)
+def views(mesh_crop: Mesh | TexturedMesh, yaws: list[float], tile: int = TILE) -> list[np.ndarray]:
+    """The crop-space mesh drawn upright at each yaw (degrees), each (tile, tile, 3) uint8 RGB;
+    in clay, or with its photo texture when given a :class:`TexturedMesh`."""
+    textured = mesh_crop if isinstance(mesh_crop, TexturedMesh) else None
+    upright = to_viewer_frame(textured.mesh if textured else mesh_crop, 192)
     faces = np.hstack([np.full((upright.n_faces, 1), 3), upright.faces]).ravel()
     surface = pv.PolyData(np.asarray(upright.vertices, np.float64), faces)
+    look: dict = {"color": (0.80, 0.75, 0.70), "specular": 0.2}
+    if textured is not None:
+        surface.active_texture_coordinates = np.column_stack([textured.uv[:, 0], 1.0 - textured.uv[:, 1]])
+        look = {"texture": pv.Texture(textured.texture)}
     centre = np.asarray(surface.center)
     radius = float(np.linalg.norm(np.ptp(surface.points, axis=0))) or 1.0
     pictures = []
     for yaw in yaws:
         plotter = pv.Plotter(off_screen=True, window_size=(tile, tile))
         plotter.set_background("white")
-        plotter.add_mesh(surface, color=(0.80, 0.75, 0.70), smooth_shading=True, specular=0.2)
+        plotter.add_mesh(surface, smooth_shading=True, **look)
         angle = np.radians(yaw)
         plotter.camera.focal_point = centre
         plotter.camera.position = centre + 1.6 * radius * np.array([-np.sin(angle), 0.0, np.cos(angle)])
@@ -70,6 +76,7 @@ def main() -> int:
     parser.add_argument("--yaws", type=float, nargs="+", default=[0.0, 45.0, 90.0])
     parser.add_argument("--level", type=float, default=None, help="iso level (default: the model's)")
     parser.add_argument("--smooth", type=int, default=0, help="Taubin smoothing iterations (Reconstructor(smooth=...))")
+    parser.add_argument("--textured", action="store_true", help="draw the photo texture instead of clay")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     args = parser.parse_args()
     rows = []
@@ -82,8 +89,8 @@ def main() -> int:
             result = rec.reconstruct(sample_image_path(photo))
             crop = cv2.resize(result.crop, (TILE, TILE), interpolation=cv2.INTER_AREA)
             tiles = [label(crop, f"{Path(str(model)).stem} / {photo}")]
-            tiles += [label(view, f"yaw {yaw:g}") for view, yaw in zip(views(result.mesh, args.yaws), args.yaws,
-                                                                           strict=True)]
+            shown = texture_from_photo(result.mesh, result.transform, result.image) if args.textured else result.mesh
+            tiles += [label(view, f"yaw {yaw:g}") for view, yaw in zip(views(shown, args.yaws), args.yaws, strict=True)]
             rows.append(np.hstack(tiles))
     write_png(args.out, np.vstack(rows), overwrite=True)
     print(f"written: {args.out}")

@@ -21,6 +21,8 @@ _EXPORTS = {
     "Result": "vrn_studio.pipeline",
     "save_result": "vrn_studio.pipeline",
     "Mesh": "vrn_studio.mesh",
+    "texture_from_photo": "vrn_studio.mesh",
+    "printable_mesh": "vrn_studio.mesh",
     "export_mesh": "vrn_studio.export",
     "load_model": "vrn_studio.weights",
     "load_image": "vrn_studio.image",

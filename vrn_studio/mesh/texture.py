@@ -62,7 +62,7 @@ def texture_from_photo(mesh: Mesh, transform: PhotoTransform, image: np.ndarray,
     sees only part of a head: triangles that face away from the camera, are seen at more
     than about 81 degrees (:data:`FACING_MIN`), are hidden behind a nearer part of the
     surface, or project outside the photo are mapped to a band of one skin colour (the
-    median of the photo over the seen triangles' corners) below the photo region, so the
+    median of the photo over the seen corners in the middle of the face) below the photo region, so the
     back and sides of a head get a plain skin tone instead of a stretched copy of the
     face. Their corners shared with seen triangles are duplicated, one per UV.
 
@@ -106,7 +106,7 @@ def texture_from_photo(mesh: Mesh, transform: PhotoTransform, image: np.ndarray,
     else:
         low, high = np.zeros(2, int), np.ones(2, int)
     region = image[low[1]:high[1], low[0]:high[0]]
-    fill = _skin_colour(image, photo_xy[used])
+    fill = _skin_colour(image, photo_xy[_central(mesh.vertices, used)])
     texture = np.concatenate([region, np.broadcast_to(fill, (FILL_ROWS, region.shape[1], 3))], axis=0)
 
     # Corners of unseen triangles get their own copy of the vertex, pointing into the band.
@@ -153,6 +153,17 @@ def _seen_faces(mesh: Mesh, photo_xy: np.ndarray, photo_shape: tuple[int, int], 
     x, y = photo_xy[:, 0], photo_xy[:, 1]
     inside = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
     return facing & (visible & inside)[mesh.faces].all(axis=1)
+
+
+def _central(vertices: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """The vertices of ``used`` in the middle of the face (the central half of its width, 35-75 %
+    down its height: cheeks, nose, mouth; not hair, hat or background at its edges)."""
+    if len(used) == 0:
+        return used
+    low, high = vertices[used, :2].min(axis=0), vertices[used, :2].max(axis=0)
+    rel = (vertices[used, :2] - low) / np.maximum(high - low, 1e-6)
+    middle = (rel[:, 0] > 0.25) & (rel[:, 0] < 0.75) & (rel[:, 1] > 0.35) & (rel[:, 1] < 0.75)
+    return used[middle] if middle.any() else used
 
 
 def _skin_colour(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
