@@ -316,3 +316,55 @@ def test_reconstruct_all_faces_then_switch_between_their_meshes(qtbot, make_wind
     qtbot.waitUntil(out.exists, timeout=10_000)
     np.testing.assert_allclose(np.array(json.loads(out.read_text())["landmarks_photo"]), second.face.landmarks,
                                atol=1e-3)
+
+
+def test_compare_with_scan_shows_a_heat_map_with_a_colour_bar(qtbot, make_window, tmp_path) -> None:
+    import torch
+    import trimesh
+    from fakes import EllipsoidNet
+
+    class SmallHeadNet(EllipsoidNet):
+        """A smaller ellipsoid: a quarter of the vertices keeps ICP and the distances to seconds."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            d, y, x = np.mgrid[0:200, 0:192, 0:192].astype(np.float32)
+            head = ((x - 95.5) / 30) ** 2 + ((y - 95.5) / 38) ** 2 + ((d - 100) / 40) ** 2
+            self.volume = torch.from_numpy(np.where(head < 1, 0.95, 0.01).astype(np.float32))
+
+    window = make_window(factory=lambda settings: Reconstructor(SmallHeadNet(), landmarker="dlib", device="cpu"))
+    _open_and_wait(qtbot, window)
+    assert window.compare_action.isEnabled()
+    (exported,) = window_export(qtbot, window, tmp_path / "face.ply")
+    # The "scan": the exported mesh, twice as large, moved, and with its front pushed out 3 units.
+    mesh = trimesh.load(exported, process=False)
+    vertices = mesh.vertices * 2.0 + (10.0, -5.0, 3.0)
+    front = mesh.vertices[:, 2] > np.percentile(mesh.vertices[:, 2], 90)
+    vertices[front] += mesh.vertex_normals[front] * 3.0
+    scan = tmp_path / "scan.ply"
+    trimesh.Trimesh(vertices, mesh.faces, process=False).export(scan)
+    before = window.viewport.screenshot()
+    window.compare_with(scan)
+    qtbot.waitUntil(lambda: window.viewport.shows_heatmap or window.message.isVisible(), timeout=60_000)
+    assert not window.message.isVisible(), window.message.label.text()
+    assert "Compared with scan.ply" in window.stage_label.text()
+    qtbot.wait(100)
+    shot = window.viewport.screenshot()
+    assert not np.array_equal(shot, before)
+    hot = (shot[..., 0].astype(int) > 150) & (shot[..., 2].astype(int) < 80)  # red/orange: the pushed front
+    cold = (shot[..., 2].astype(int) > 150) & (shot[..., 0].astype(int) < 120)  # blue: where the scan matches
+    assert hot.sum() > 50 and cold.sum() > 500
+    # A file that is not a mesh is reported in the message bar; the heat map stays.
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a mesh")
+    window.compare_with(bad)
+    qtbot.waitUntil(lambda: window.message.isVisible(), timeout=10_000)
+    assert "notes.txt" in window.message.label.text() and window.viewport.shows_heatmap
+    window.rerun()
+    qtbot.waitUntil(lambda: not window.viewport.shows_heatmap, timeout=60_000)
+
+
+def window_export(qtbot, window: MainWindow, path: Path) -> list[Path]:
+    window.export("ply", path)
+    qtbot.waitUntil(path.exists, timeout=10_000)
+    return [path]

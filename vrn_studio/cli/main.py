@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every sub-command registered."""
     from vrn_studio.cli import (
         benchmark_cmd,
+        compare_cmd,
         evaluate_cmd,
         gui_cmd,
         info_cmd,
@@ -28,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (reconstruct_cmd, gui_cmd, weights_cmd, info_cmd, benchmark_cmd, evaluate_cmd, synthesize_cmd,
-                   train_cmd):
+    for module in (reconstruct_cmd, gui_cmd, weights_cmd, info_cmd, benchmark_cmd, evaluate_cmd, compare_cmd,
+                   synthesize_cmd, train_cmd):
         module.register(sub)
     return parser
 

@@ -1,6 +1,16 @@
 """Reconstruction error: the paper's NME (eq. 2) over the face region, with optional ICP alignment,
-and surface quality (normal error, terracing)."""
+surface quality (normal error, terracing), and comparison with a scan (distances, heat map)."""
 
+from vrn_studio.eval.compare import (
+    HEAT_COLORMAP,
+    CompareError,
+    Comparison,
+    compare_meshes,
+    heatmap_colors,
+    heatmap_picture,
+    load_landmarks_3d,
+    load_mesh_file,
+)
 from vrn_studio.eval.dataset import DatasetError, Sample, iter_aflw2000_3d, iter_florence, iter_samples
 from vrn_studio.eval.icp import apply_transform, icp_align, similarity_transform
 from vrn_studio.eval.nme import (
@@ -18,18 +28,26 @@ from vrn_studio.eval.surface import measure_prediction, normal_angle_error, terr
 
 __all__ = [
     "DEFAULT_RADIUS_FACTOR",
+    "HEAT_COLORMAP",
     "LEFT_EYE_OUTER",
     "NOSE_TIP",
     "RIGHT_EYE_OUTER",
+    "CompareError",
+    "Comparison",
     "DatasetError",
     "Sample",
     "align_onto_region",
     "apply_transform",
+    "compare_meshes",
     "face_region_mask",
+    "heatmap_colors",
+    "heatmap_picture",
     "icp_align",
     "iter_aflw2000_3d",
     "iter_florence",
     "iter_samples",
+    "load_landmarks_3d",
+    "load_mesh_file",
     "measure_prediction",
     "nme",
     "normal_angle_error",

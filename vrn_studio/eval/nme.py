@@ -260,8 +260,9 @@ def surface_distance(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray
     The nearest vertex of a triangle in use bounds the distance from above; only the
     triangles whose bounding balls (about their centroids) come within that bound are then
     measured, each exactly (the distance to the triangle's plane when the projection falls
-    inside it, else to its nearest edge). Cheap for meshes of even, small triangles such as
-    VRN's; degenerate triangles count through their edges.
+    inside it, else to its nearest edge). Triangles are searched in groups of similar size,
+    so a few large ones (a decimated mesh's flat parts) do not widen every search;
+    degenerate triangles count through their edges.
 
     Parameters
     ----------
@@ -300,16 +301,23 @@ def surface_distance(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray
         raise ValueError(f"Face indices must lie in [0, {len(verts)}); got [{tris.min()}, {tris.max()}]")
     corners = verts[tris]  # (K, 3 corners, 3)
     centroids = corners.mean(axis=1)
-    reach = float(np.linalg.norm(corners - centroids[:, None], axis=2).max())
+    radius = np.linalg.norm(corners - centroids[:, None], axis=2).max(axis=1)
     bound, _ = cKDTree(verts[np.unique(tris)]).query(queries)
-    centroid_tree = cKDTree(centroids)
     distances = bound.copy()
-    for start in range(0, len(queries), _QUERY_CHUNK):
-        rows = np.arange(start, min(start + _QUERY_CHUNK, len(queries)))
-        candidates = centroid_tree.query_ball_point(queries[rows], bound[rows] + reach)
-        owner = np.repeat(rows, [len(c) for c in candidates])
-        triangle = np.concatenate(candidates).astype(np.int64)
-        np.minimum.at(distances, owner, _point_triangle_distance(queries[owner], corners[triangle]))
+    # Triangles grouped by size (radii within a factor of two): a few large triangles widen the
+    # search of their own group only, not of every query against every triangle.
+    size_class = np.floor(np.log2(np.maximum(radius, 1e-12) / max(float(radius.max()), 1e-12))).astype(np.int64)
+    for group in np.unique(size_class):
+        members = np.flatnonzero(size_class == group)
+        tree, reach = cKDTree(centroids[members]), float(radius[members].max())
+        for start in range(0, len(queries), _QUERY_CHUNK):
+            rows = np.arange(start, min(start + _QUERY_CHUNK, len(queries)))
+            candidates = tree.query_ball_point(queries[rows], bound[rows] + reach)
+            owner = np.repeat(rows, [len(c) for c in candidates])
+            if len(owner) == 0:
+                continue
+            triangle = members[np.concatenate(candidates).astype(np.int64)]
+            np.minimum.at(distances, owner, _point_triangle_distance(queries[owner], corners[triangle]))
     return distances
 
 

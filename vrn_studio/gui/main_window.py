@@ -35,15 +35,17 @@ from PySide6.QtWidgets import (
 
 from vrn_studio import __version__
 from vrn_studio.errors import VrnStudioError, WeightsError
+from vrn_studio.eval import Comparison, compare_meshes, load_mesh_file
 from vrn_studio.face import Face
 from vrn_studio.gui.photo_view import CropView, PhotoView
 from vrn_studio.gui.preferences import PreferencesDialog
 from vrn_studio.gui.settings import AppSettings, SettingsStore, apply_theme
-from vrn_studio.gui.viewport import Viewport
+from vrn_studio.gui.viewport import CROP_SIZE, Viewport
 from vrn_studio.gui.webcam import WebcamRunner, list_cameras
 from vrn_studio.gui.weights_dialog import WeightsDialog
 from vrn_studio.gui.workers import ReconstructionRunner, start_task, user_message
 from vrn_studio.image import IMAGE_SUFFIXES, list_images, sample_image_path
+from vrn_studio.mesh import Mesh, to_viewer_frame
 from vrn_studio.pipeline import STAGES, Reconstructor, Result, output_file_name, output_names, write_output
 from vrn_studio.pipeline.overlay import mesh_overlay
 from vrn_studio.pipeline.runtime import live_runtime
@@ -100,6 +102,12 @@ def build_reconstructor(settings: AppSettings) -> Reconstructor:
         rec = Reconstructor(None, **options)
     rec.landmarker  # load the landmark models now (in the worker), not in the first photo's "detect"
     return rec
+
+
+def compare_with_scan(mesh: Mesh, scan: str | Path) -> Comparison:
+    """``mesh`` (crop space) in the export frame, aligned onto the scan file and measured;
+    runs in a worker (reading the scan, ICP and distances take seconds)."""
+    return compare_meshes(to_viewer_frame(mesh, CROP_SIZE), load_mesh_file(scan))
 
 
 def _is_installed(model: str) -> bool:
@@ -269,6 +277,7 @@ class MainWindow(QMainWindow):
             for name in output_names()
         }
         self._action(export, "Viewport screenshot (.png)\u2026", self.screenshot_dialog, "Ctrl+Shift+S")
+        self.compare_action = self._action(file, "&Compare with scan\u2026", self.compare_dialog)
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -520,6 +529,7 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         has = self.result is not None
         has_mesh = has and self.result.mesh is not None
+        self.compare_action.setEnabled(has_mesh)
         for action in (self.next_face_action, self.previous_face_action):
             action.setEnabled(len(self.face_results) > 1)
         for name, action in self.export_actions.items():
@@ -544,6 +554,41 @@ class MainWindow(QMainWindow):
             self.stage_label.setText(f"Wrote {what}" if paths else f"Nothing to write for {EXPORT_LABELS[name]}")
 
         self._task(write_output, self.result, name, path, overwrite=True, returned=written)
+
+    # ----------------------------------------------------------------- compare
+    def compare_dialog(self) -> None:
+        """Ask for a 3D scan (any mesh format trimesh reads) and compare the mesh on show with it."""
+        if self.result is None or self.result.mesh is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Compare with scan", self.settings.last_dir,
+            "Meshes (*.obj *.ply *.stl *.glb *.gltf *.off *.3mf);;All files (*)",
+        )
+        if path:
+            self.compare_with(Path(path))
+
+    def compare_with(self, scan: Path) -> None:
+        """Align the mesh on show onto ``scan`` in a worker and show the distances as a heat map
+        (:func:`~vrn_studio.eval.compare_meshes`; distances in the scan's unit)."""
+        result = self.result
+        if result is None or result.mesh is None:
+            return
+        self.stage_label.setText(f"Comparing with {scan.name}\u2026")
+
+        def show(comparison: Comparison) -> None:
+            if self.result is not result:
+                return
+            self.viewport.show_heatmap(to_viewer_frame(comparison.aligned, CROP_SIZE), comparison.vmax,
+                                       "distance (scan units)")
+            numbers = comparison.summary()
+            self.removed_label.setText("")
+            self.stage_label.setText(
+                f"Compared with {scan.name}: mean {numbers['mean']:.3g}, 90 % under {numbers['p90']:.3g}, "
+                f"max {numbers['max']:.3g} scan units \u00b7 NME {comparison.nme:.4f} "
+                f"({comparison.normaliser_kind}) \u00b7 Face \u25b8 Reconstruct again (F5) goes back"
+            )
+
+        self._task(compare_with_scan, result.mesh, scan, returned=show)
 
     def _on_task_error(self, exc: BaseException) -> None:
         self.message.show_message(user_message(exc), error=True)

@@ -28,10 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import pyvista as pv
+from vtkmodules.vtkCommonCore import vtkLookupTable
+from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
+from vrn_studio.eval import heatmap_colors
 from vrn_studio.mesh import Mesh, remove_bumps, to_viewer_frame, vertex_normals
 from vrn_studio.pipeline.overlay import CLAY
 from vrn_studio.pipeline.save import write_png
@@ -63,6 +66,24 @@ def _polydata(mesh: Mesh) -> pv.PolyData:
         poly.point_data["RGB"] = upright.colors
         poly.point_data.active_scalars_name = "RGB"
     return poly
+
+
+def _heat_scalar_bar() -> vtkScalarBarActor:
+    """A hidden colour bar of :func:`~vrn_studio.eval.heatmap_colors` (its range is set when shown)."""
+    colours = heatmap_colors(np.linspace(0.0, 1.0, 256), 1.0) / 255.0
+    table = vtkLookupTable()
+    table.SetNumberOfTableValues(len(colours))
+    for index, rgb in enumerate(colours):
+        table.SetTableValue(index, *rgb, 1.0)
+    table.Build()
+    bar = vtkScalarBarActor()
+    bar.SetLookupTable(table)
+    bar.SetNumberOfLabels(5)
+    bar.SetPosition(0.86, 0.1)
+    bar.SetWidth(0.1)
+    bar.SetHeight(0.8)
+    bar.SetVisibility(False)
+    return bar
 
 
 def _body_sizes(mesh: Mesh) -> tuple[int, ...]:
@@ -125,6 +146,9 @@ class Viewport(QWidget):
         self._wireframe = False
         self._colors = True
         self._removed_sizes: tuple[int, ...] | None = None
+        self._heatmap = False
+        self._scalar_bar = _heat_scalar_bar()
+        self._plotter.add_actor(self._scalar_bar, reset_camera=False, name="heat-bar")
         self._closed = False
         self._place_camera()
         self._apply()
@@ -171,7 +195,39 @@ class Viewport(QWidget):
         for name, mesh in zip(PARTS, (mesh_raw, kept, removed), strict=True):
             self._refill(name, mesh)
         self._removed_sizes = _body_sizes(removed)
+        self._heatmap = False
         self._after_refill(reset_camera)
+
+    def show_heatmap(self, mesh: Mesh, vmax: float, title: str) -> None:
+        """Show a mesh coloured by distance (``Comparison.aligned``) with a colour bar.
+
+        Parameters
+        ----------
+        mesh : Mesh
+            Crop-space (y down) mesh whose colours are :func:`~vrn_studio.eval.heatmap_colors`
+            of its distances over ``[0, vmax]``; shown in its colours whatever
+            :meth:`set_colors` says, until the next :meth:`show_result`,
+            :meth:`update_mesh` or :meth:`clear`.
+        vmax : float
+            Distance at the top of the colour bar.
+        title : str
+            The colour bar's title (e.g. ``"distance (mm)"``).
+        """
+        if self._closed:
+            return
+        self._refill("raw", Mesh.empty())
+        self._refill("kept", mesh)
+        self._refill("removed", Mesh.empty())
+        self._removed_sizes = None
+        self._heatmap = True
+        self._scalar_bar.GetLookupTable().SetRange(0.0, float(vmax))
+        self._scalar_bar.SetTitle(title)
+        self._after_refill(reset_camera=True)
+
+    @property
+    def shows_heatmap(self) -> bool:
+        """Whether a distance heat map (:meth:`show_heatmap`) is on show."""
+        return self._heatmap
 
     def update_mesh(self, kept: Mesh) -> None:
         """Fast path for live video: show only ``kept``, refilling the existing actor in place.
@@ -191,6 +247,7 @@ class Viewport(QWidget):
         for name in ("raw", "removed"):
             self._refill(name, Mesh.empty())
         self._removed_sizes = None
+        self._heatmap = False
         self._after_refill(reset_camera=False)
 
     def clear(self) -> None:
@@ -200,6 +257,7 @@ class Viewport(QWidget):
         for name in PARTS:
             self._refill(name, Mesh.empty())
         self._removed_sizes = None
+        self._heatmap = False
         self._place_camera()
         self._apply()
 
@@ -340,11 +398,12 @@ class Viewport(QWidget):
             dataset = actor.mapper.dataset
             actor.visibility = visible[name]
             actor.mapper.scalar_visibility = (
-                name != "removed" and self._colors and "RGB" in dataset.point_data
+                name != "removed" and (self._colors or self._heatmap) and "RGB" in dataset.point_data
             )
             actor.prop.color = REMOVED_COLOUR if name == "removed" else CLAY_COLOUR
             actor.prop.style = "wireframe" if self._wireframe else "surface"
         self._placeholder.visibility = self.is_empty
+        self._scalar_bar.SetVisibility(self._heatmap)
         self._schedule_render()
 
     def _schedule_render(self) -> None:
