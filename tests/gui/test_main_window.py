@@ -273,11 +273,14 @@ def test_mesh_over_photo_toggle(qtbot, make_window) -> None:
     assert np.abs(qimage_to_rgb(window.photo.grab().toImage()).astype(int) - plain.astype(int)).max() < 10
 
 
-def test_the_apps_reconstructor_smooths_as_the_settings_say(shipped_weights) -> None:
+def test_the_apps_reconstructor_smooths_and_decimates_as_the_settings_say(shipped_weights) -> None:
     from vrn_studio.gui.settings import AppSettings
 
-    assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu", smooth=60)).smooth == 60
-    assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu")).smooth == 0
+    assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu", smooth=0)).smooth == 0
+    default = build_reconstructor(AppSettings(landmarker="dlib", device="cpu"))
+    assert default.smooth == 60 and default.target_faces is None
+    assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu", triangles=20000)).target_faces == 20000
+    assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu", triangles=2)).target_faces == 4
 
 
 def test_reconstruct_all_faces_then_switch_between_their_meshes(qtbot, make_window, tmp_path) -> None:
@@ -368,3 +371,20 @@ def window_export(qtbot, window: MainWindow, path: Path) -> list[Path]:
     window.export("ply", path)
     qtbot.waitUntil(path.exists, timeout=10_000)
     return [path]
+
+
+def test_export_printable_and_textured_from_the_app(qtbot, make_window, tmp_path) -> None:
+    import trimesh
+
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    solid, textured = tmp_path / "face.stl", tmp_path / "face.obj"
+    window.export("print-stl", solid, interocular_mm=70.0)
+    window.export("textured-obj", textured)
+    qtbot.waitUntil(lambda: solid.exists() and (tmp_path / "face.png").exists() and textured.exists(),
+                    timeout=30_000)
+    printed = trimesh.load(solid)
+    assert printed.is_watertight and printed.volume > 0
+    assert solid.read_bytes()[:26] == b"VRN Studio printable face,"
+    assert trimesh.load(textured, force="mesh").visual.kind == "texture"
+    assert "face.obj" in window.stage_label.text() or "face.stl" in window.stage_label.text()

@@ -64,7 +64,9 @@ def test_edits_come_back_and_the_input_is_untouched(qtbot, backends):
     qtbot.keyClicks(dialog.level_spin, "0.2500")
     dialog.fraction_spin.setValue(0.35)
     dialog.smooth_spin.selectAll()
-    qtbot.keyClicks(dialog.smooth_spin, "60")
+    qtbot.keyClicks(dialog.smooth_spin, "90")
+    dialog.triangles_spin.selectAll()
+    qtbot.keyClicks(dialog.triangles_spin, "20000")
     with qtbot.waitSignal(dialog.accepted):
         qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     assert dialog.result() == QDialog.DialogCode.Accepted
@@ -76,7 +78,8 @@ def test_edits_come_back_and_the_input_is_untouched(qtbot, backends):
         level=0.25,
         bump_mode="fraction",
         min_fraction=0.35,
-        smooth=60,
+        smooth=90,
+        triangles=20000,
         theme="dark",
         recent_files=["/a.jpg"],
         camera=1,
@@ -147,7 +150,7 @@ def test_min_fraction_only_applies_to_the_fraction_mode(qtbot, backends):
 
 def test_restore_defaults_and_cancel(qtbot, backends):
     original = AppSettings(device="cpu", runtime="onnxruntime", live_runtime="torch", level=0.5,
-                           bump_mode="fraction", smooth=120, theme="light", last_dir="/photos")
+                           bump_mode="fraction", smooth=120, triangles=9000, theme="light", last_dir="/photos")
     dialog = _open(qtbot, original)
     qtbot.mouseClick(
         dialog.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults), Qt.MouseButton.LeftButton

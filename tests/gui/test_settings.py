@@ -13,7 +13,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from vrn_studio.gui.settings import MAX_RECENT, AppSettings, SettingsStore, apply_theme
-from vrn_studio.mesh import DEFAULT_LEVEL
+from vrn_studio.mesh import DEFAULT_LEVEL, DEFAULT_SMOOTH
 
 EDITED = AppSettings(
     device="cpu",
@@ -24,7 +24,8 @@ EDITED = AppSettings(
     level=0.25,
     bump_mode="fraction",
     min_fraction=0.3,
-    smooth=60,
+    smooth=120,
+    triangles=20000,
     theme="dark",
     last_dir="/photos/holiday, 2025",
     recent_files=["/photos/a.jpg"],
@@ -45,7 +46,7 @@ def test_defaults():
     assert (settings.level, settings.bump_mode, settings.min_fraction) == (DEFAULT_LEVEL, "largest", 0.1)
     assert (settings.last_dir, settings.recent_files, settings.camera) == ("", [], 0)
     assert (settings.runtime, settings.live_runtime) == ("torch", "auto")
-    assert settings.smooth == 0
+    assert settings.smooth == DEFAULT_SMOOTH == 60 and settings.triangles == 0
     assert AppSettings().recent_files is not settings.recent_files
 
 
@@ -96,6 +97,7 @@ def test_garbage_values_fall_back_to_defaults_one_by_one(tmp_path, caplog):
         "bump_mode=largest\n"
         "min_fraction=nan\n"
         "smooth=-5\n"
+        "triangles=lots\n"
         "theme=dark\n"
         "last_dir=@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\x18Garbage\\0)\n"
         "recent_files=@ByteArray(not a list)\n"
@@ -108,8 +110,8 @@ def test_garbage_values_fall_back_to_defaults_one_by_one(tmp_path, caplog):
     assert loaded == AppSettings(bump_mode="largest", theme="dark", window_state=b"ok",
                                  live_runtime="onnxruntime-int8")
     warned = " ".join(record.getMessage() for record in caplog.records)
-    for key in ("device", "landmarker", "model", "runtime", "level", "min_fraction", "smooth", "recent_files",
-                "window_geometry"):
+    for key in ("device", "landmarker", "model", "runtime", "level", "min_fraction", "smooth", "triangles",
+                "recent_files", "window_geometry"):
         assert f"setting {key}=" in warned
     assert "setting theme=" not in warned
 

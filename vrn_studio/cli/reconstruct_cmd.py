@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from vrn_studio.errors import VrnStudioError, WeightsError
 from vrn_studio.image import list_images, sample_image_path
-from vrn_studio.mesh import ADULT_OUTER_INTEROCULAR_MM, DEFAULT_LEVEL
+from vrn_studio.mesh import ADULT_OUTER_INTEROCULAR_MM, DEFAULT_LEVEL, DEFAULT_SMOOTH
 from vrn_studio.pipeline import DEFAULT_OUTPUTS, Reconstructor, Result, output_names, save_result
 from vrn_studio.pipeline.runtime import RUNTIMES
 
@@ -49,9 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bump-mode", choices=("largest", "fraction"), default="largest",
                    help="keep the largest body, or drop bodies under --min-fraction")
     p.add_argument("--min-fraction", type=float, default=0.1, help="size threshold of --bump-mode fraction")
-    p.add_argument("--smooth", type=_at_least(0), default=0, metavar="N",
-                   help="Taubin smoothing iterations after bump removal (60 takes out the depth bins' terraces, "
-                   "moving no vertex more than about a pixel; default 0: the marching-cubes surface)")
+    p.add_argument("--smooth", type=_at_least(0), default=DEFAULT_SMOOTH, metavar="N",
+                   help="Taubin smoothing iterations after bump removal: the default %(default)s takes out the depth "
+                   "bins' terraces, moving no vertex more than about a pixel and leaving NME unchanged; 0 keeps "
+                   "the marching-cubes surface")
     p.add_argument("--triangles", type=_at_least(4), dest="target_faces", metavar="N",
                    help="decimate the mesh to about N triangles (after smoothing)")
     p.add_argument("--faces", type=_face_choice, default=None, metavar="all|N",

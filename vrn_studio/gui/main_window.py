@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -45,7 +46,7 @@ from vrn_studio.gui.webcam import WebcamRunner, list_cameras
 from vrn_studio.gui.weights_dialog import WeightsDialog
 from vrn_studio.gui.workers import ReconstructionRunner, start_task, user_message
 from vrn_studio.image import IMAGE_SUFFIXES, list_images, sample_image_path
-from vrn_studio.mesh import Mesh, to_viewer_frame
+from vrn_studio.mesh import ADULT_OUTER_INTEROCULAR_MM, Mesh, to_viewer_frame
 from vrn_studio.pipeline import STAGES, Reconstructor, Result, output_file_name, output_names, write_output
 from vrn_studio.pipeline.overlay import mesh_overlay
 from vrn_studio.pipeline.runtime import live_runtime
@@ -91,7 +92,7 @@ def build_reconstructor(settings: AppSettings) -> Reconstructor:
     options = dict(
         landmarker=settings.landmarker, device=settings.device, level=settings.level,
         bump_mode=settings.bump_mode, min_fraction=settings.min_fraction, runtime=settings.runtime,
-        smooth=settings.smooth,
+        smooth=settings.smooth, target_faces=max(settings.triangles, 4) if settings.triangles else None,
     )
     try:
         rec = Reconstructor(settings.model, **options)
@@ -540,20 +541,32 @@ class MainWindow(QMainWindow):
         """Ask where to write output ``name`` of the current result, then write it in the background."""
         if self.result is None:
             return
+        options: dict[str, float] = {}
+        if name.startswith("print-"):
+            interocular, ok = QInputDialog.getDouble(
+                self, EXPORT_LABELS[name],
+                "Distance between the outer corners of the eyes, in mm\n"
+                f"(sets the print's scale; {ADULT_OUTER_INTEROCULAR_MM} mm is the adult mean):",
+                ADULT_OUTER_INTEROCULAR_MM, 40.0, 150.0, 1,
+            )
+            if not ok:
+                return
+            options["interocular_mm"] = interocular
         stem = self.current_path.stem if self.current_path is not None else "face"
         suggested = str(Path(self.settings.last_dir or ".") / output_file_name(name, stem))
         path, _ = QFileDialog.getSaveFileName(self, EXPORT_LABELS[name], suggested)
         if path:
-            self.export(name, Path(path))
+            self.export(name, Path(path), **options)
 
-    def export(self, name: str, path: Path) -> None:
-        """Write output ``name`` to ``path`` in a worker thread (the save dialog confirmed overwrite)."""
+    def export(self, name: str, path: Path, **options: float) -> None:
+        """Write output ``name`` to ``path`` in a worker thread (the save dialog confirmed overwrite);
+        ``options``: ``interocular_mm`` / ``base_mm`` of the printable outputs (:func:`write_output`)."""
         self.settings.last_dir = str(path.parent)
         def written(paths: list[Path]) -> None:
             what = ", ".join(str(p) for p in paths)
             self.stage_label.setText(f"Wrote {what}" if paths else f"Nothing to write for {EXPORT_LABELS[name]}")
 
-        self._task(write_output, self.result, name, path, overwrite=True, returned=written)
+        self._task(write_output, self.result, name, path, overwrite=True, returned=written, **options)
 
     # ----------------------------------------------------------------- compare
     def compare_dialog(self) -> None:

@@ -27,6 +27,7 @@ from vrn_studio.gui.settings import (
     LANDMARKERS,
     LIVE_RUNTIMES,
     MAX_SMOOTH,
+    MAX_TRIANGLES,
     THEMES,
     AppSettings,
 )
@@ -104,6 +105,8 @@ class PreferencesDialog(QDialog):
         ``min_fraction``; enabled only for the "fraction" bump mode.
     smooth_spin : QSpinBox
         Smoothing iterations after bump removal (``smooth``), 0 to ``MAX_SMOOTH``.
+    triangles_spin : QSpinBox
+        Decimation target in triangles (``triangles``), 0 (off) to ``MAX_TRIANGLES``.
     buttons : QDialogButtonBox
         OK, Cancel and Restore Defaults.
     """
@@ -173,6 +176,16 @@ class PreferencesDialog(QDialog):
             "moves no point more than about a pixel; View > Before/after shows the raw surface"
         )
 
+        self.triangles_spin = QSpinBox()
+        self.triangles_spin.setRange(0, MAX_TRIANGLES)
+        self.triangles_spin.setSingleStep(5000)
+        self.triangles_spin.setValue(settings.triangles)
+        self.triangles_spin.setSpecialValueText("off")
+        self.triangles_spin.setToolTip(
+            "Decimate the mesh to about this many triangles after smoothing (quadric edge collapse), "
+            "for lighter files; off keeps every triangle"
+        )
+
         self.theme_combo = _combo(_THEME_LABELS, THEMES, settings.theme)
 
         form = QFormLayout()
@@ -186,6 +199,7 @@ class PreferencesDialog(QDialog):
         form.addRow("&Bump removal:", self.bump_combo)
         form.addRow("Minimum &fraction:", self.fraction_spin)
         form.addRow("&Smoothing:", self.smooth_spin)
+        form.addRow("Decimate to (&triangles):", self.triangles_spin)
         form.addRow("&Theme:", self.theme_combo)
 
         self.buttons = QDialogButtonBox(
@@ -221,6 +235,7 @@ class PreferencesDialog(QDialog):
         self.level_spin.setValue(defaults.level)
         self.fraction_spin.setValue(defaults.min_fraction)
         self.smooth_spin.setValue(defaults.smooth)
+        self.triangles_spin.setValue(defaults.triangles)
 
     def settings(self) -> AppSettings:
         """A new AppSettings: the input's values with the edits made in the dialog."""
@@ -236,5 +251,6 @@ class PreferencesDialog(QDialog):
             self.fraction_spin, (self._settings.min_fraction, defaults.min_fraction)
         )
         edited.smooth = self.smooth_spin.value()
+        edited.triangles = self.triangles_spin.value()
         edited.theme = self.theme_combo.currentData()
         return edited

@@ -20,7 +20,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from vrn_studio.mesh import DEFAULT_LEVEL
+from vrn_studio.mesh import DEFAULT_LEVEL, DEFAULT_SMOOTH
 from vrn_studio.pipeline.runtime import RUNTIMES
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ MAX_RECENT = 10
 """Most recent files remembered."""
 MAX_SMOOTH = 500
 """Most smoothing iterations the app offers and accepts from its settings file."""
+
+MAX_TRIANGLES = 2_000_000
+"""Largest decimation target (triangles) the app offers and accepts from its settings file."""
 
 _DEFAULT_STYLE_PROPERTY = "vrnStudioPlatformStyle"
 
@@ -70,9 +73,12 @@ class AppSettings:
         One of :data:`BUMP_MODES`.
     min_fraction : float, default: 0.1
         Size threshold in [0, 1] for ``bump_mode="fraction"``.
-    smooth : int, default: 0
+    smooth : int, default: DEFAULT_SMOOTH
         Taubin smoothing iterations of the mesh after bump removal, 0 to
         :data:`MAX_SMOOTH` (``Reconstructor(smooth=...)``; 0 keeps the marching-cubes surface).
+    triangles : int, default: 0
+        Decimate the mesh to about this many triangles after smoothing, 0 (off) or 4 to
+        :data:`MAX_TRIANGLES` (``Reconstructor(target_faces=...)``).
     theme : str, default: "system"
         One of :data:`THEMES`.
     last_dir : str, default: ""
@@ -96,7 +102,8 @@ class AppSettings:
     level: float = DEFAULT_LEVEL
     bump_mode: str = "largest"
     min_fraction: float = 0.1
-    smooth: int = 0
+    smooth: int = DEFAULT_SMOOTH
+    triangles: int = 0
     theme: str = "system"
     last_dir: str = ""
     recent_files: list[str] = field(default_factory=list)
@@ -181,6 +188,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "bump_mode": _choice(BUMP_MODES),
     "min_fraction": _float_in(0.0, 1.0, open_interval=False),
     "smooth": _int_in(0, MAX_SMOOTH),
+    "triangles": _int_in(0, MAX_TRIANGLES),
     "theme": _choice(THEMES),
     "last_dir": _text,
     "recent_files": _paths,

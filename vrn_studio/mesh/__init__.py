@@ -1,7 +1,7 @@
 """Volume to mesh, bump removal, and the Mesh type."""
 
 from vrn_studio.mesh.bumps import BumpMode, BumpRemoval, remove_bumps
-from vrn_studio.mesh.clean import decimate_mesh, smooth_mesh
+from vrn_studio.mesh.clean import DEFAULT_SMOOTH, decimate_mesh, smooth_mesh
 from vrn_studio.mesh.geometry import euler_rotation, face_normals, signed_volume, vertex_normals
 from vrn_studio.mesh.isosurface import (
     DEFAULT_LEVEL,
@@ -18,6 +18,7 @@ from vrn_studio.mesh.types import Mesh
 __all__ = [
     "ADULT_OUTER_INTEROCULAR_MM",
     "DEFAULT_LEVEL",
+    "DEFAULT_SMOOTH",
     "FILL_ROWS",
     "BumpMode",
     "BumpRemoval",

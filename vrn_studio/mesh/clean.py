@@ -34,6 +34,13 @@ def _umbrella_laplacian(faces: np.ndarray, n_vertices: int) -> sparse.csr_matrix
     return (average - sparse.diags(moving)).tocsr()
 
 
+DEFAULT_SMOOTH = 60
+"""Taubin iterations the command line and the app apply by default: measured on the fixed ICT test
+set (training/results/smoothing/), 60 leaves NME and normal error unchanged (within 0.0002 and 0.3
+degrees) and halves the depth bins' terracing (90th-percentile angle between neighbouring front
+triangles 10.0-11.5 -> 4.5-5.2 degrees), for about 0.2 s on a 2-core CPU."""
+
+
 def smooth_mesh(mesh: Mesh, iterations: int = 60, pass_band: float = 0.1) -> Mesh:
     """Taubin's lambda|mu smoothing: a low-pass filter on the surface that does not shrink it.
 
