@@ -38,8 +38,9 @@ Runtime = Literal["torch", "onnxruntime", "onnxruntime-int8"]
 RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime", "onnxruntime-int8")
 """The runtimes :class:`~vrn_studio.pipeline.Reconstructor` accepts."""
 
-RECIPE = 1
-"""Version of the export and quantisation recipe; part of the cache key."""
+RECIPE = 2
+"""Version of the export and quantisation recipe; part of the cache key (2: 7-bit weights,
+``reduce_range``, so that int8 convolutions do not saturate on CPUs without VNNI)."""
 
 CALIBRATION_PHOTOS: tuple[str, ...] = ("astronaut.png", "grace_hopper.jpg")
 """Sample photos of ``resources/`` (landmarks in ``face_landmarks.json``) that calibrate int8."""
