@@ -387,4 +387,4 @@ def test_export_printable_and_textured_from_the_app(qtbot, make_window, tmp_path
     assert printed.is_watertight and printed.volume > 0
     assert solid.read_bytes()[:26] == b"VRN Studio printable face,"
     assert trimesh.load(textured, force="mesh").visual.kind == "texture"
-    assert "face.obj" in window.stage_label.text() or "face.stl" in window.stage_label.text()
+    qtbot.waitUntil(lambda: "Wrote" in window.stage_label.text(), timeout=10_000)  # said after the files are in
