@@ -341,12 +341,7 @@ class Reconstructor:
             clocks.append(face_clock)
         if self.net is None:
             return [Result(**common) for common in commons]
-        start = time.perf_counter()
-        volumes = self.predict_volumes(
-            np.stack([c["crop"] for c in commons]),
-            np.stack([c["transform"].to_crop(c["face"].landmarks) for c in commons]),
-        )
-        share = (time.perf_counter() - start) / len(commons)
+        volumes, share = self._network_share(commons)
         results = []
         for common, face_clock, volume in zip(commons, clocks, volumes):
             face_clock.lap("network", share)
@@ -460,22 +455,24 @@ class Reconstructor:
             except VrnStudioError as exc:
                 cropped.append((image, exc, clock))
         ready = [common for _, common, _ in cropped if isinstance(common, dict)]
-        start = time.perf_counter()
-        volumes = iter(
-            self.predict_volumes(
-                np.stack([c["crop"] for c in ready]),
-                np.stack([c["transform"].to_crop(c["face"].landmarks) for c in ready]),
-            )
-            if ready
-            else ()
-        )
-        share = (time.perf_counter() - start) / max(len(ready), 1)
+        batch, share = self._network_share(ready) if ready else ((), 0.0)
+        volumes = iter(batch)
         for image, common, clock in cropped:
             if isinstance(common, VrnStudioError):
                 yield image, common
                 continue
             clock.lap("network", share)
             yield image, _drain(self._mesh_stages(common, next(volumes), clock, remove_bumps))
+
+    def _network_share(self, commons: list[dict[str, Any]]) -> tuple[np.ndarray, float]:
+        """One network call for the crops of several faces (``_crop``'s fields); return their
+        volumes (B, 200, 192, 192) and each one's share of the call's seconds."""
+        start = time.perf_counter()
+        volumes = self.predict_volumes(
+            np.stack([c["crop"] for c in commons]),
+            np.stack([c["transform"].to_crop(c["face"].landmarks) for c in commons]),
+        )
+        return volumes, (time.perf_counter() - start) / len(commons)
 
     def _find_face(
         self, rgb: np.ndarray, hint: FaceHint, source: Path | None
