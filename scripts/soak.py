@@ -120,13 +120,18 @@ def summary(samples: list[Sample], warm_up_s: float) -> dict[str, float]:
 
     RSS swings by tens of MiB with each reconstruction in flight (its volume alone is
     28 MiB), so growth is measured peak to peak: the highest RSS of the last third of the
-    steady samples minus the highest of the first third (``rss_peak_growth_mb``).
+    steady samples minus the highest of the first third (``rss_peak_growth_mb``). The
+    references on ``None`` swing by about +-10 with the objects in flight, so their loss rate
+    is the least-squares slope over all steady samples (``none_refs_lost_per_s``), not the
+    difference of two samples.
     """
     steady = [s for s in samples if s.running and s.seconds >= warm_up_s]
     if len(steady) < 3:
         raise ValueError(f"Fewer than 3 running samples after the {warm_up_s} s warm-up")
     first, last = steady[0], steady[-1]
     third = len(steady) // 3
+    seconds = np.array([s.seconds for s in steady])
+    none_slope = np.polyfit(seconds, np.array([s.none_refs for s in steady], dtype=float), 1)[0]
     return {
         "warm_up_s": warm_up_s,
         "seconds": last.seconds,
@@ -135,7 +140,7 @@ def summary(samples: list[Sample], warm_up_s: float) -> dict[str, float]:
         "rss_max_mb": max(s.rss_mb for s in steady),
         "rss_growth_mb": round(last.rss_mb - first.rss_mb, 2),
         "rss_peak_growth_mb": round(max(s.rss_mb for s in steady[-third:]) - max(s.rss_mb for s in steady[:third]), 2),
-        "none_refs_lost_per_s": round((first.none_refs - last.none_refs) / (last.seconds - first.seconds), 1),
+        "none_refs_lost_per_s": round(-float(none_slope), 2),
         "none_refs_end": last.none_refs,
         "python_threads_min": min(s.python_threads for s in steady),
         "python_threads_max": max(s.python_threads for s in steady),

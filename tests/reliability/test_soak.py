@@ -17,6 +17,9 @@ RSS_GROWTH_BOUND_MB = 64.0
 """Allowed peak-to-peak RSS growth over the 10 s after warm-up (see ``summary`` in the
 script). One leaked Result per reconstruction (its 200 x 192 x 192 float32 volume alone is
 28 MiB, at one or two reconstructions a second) would pass it within three seconds."""
+WORKING_DAY_S = 8 * 3600
+"""The leak found with PySide6 6.12.0 (about 280 references a second) used the reserve up in
+minutes; the short soak bounds the loss to what a working day of streaming survives."""
 OS_THREAD_SPREAD = 2
 """Allowed spread of the process's thread count (Qt, VTK and torch pools included) while streaming."""
 
@@ -40,6 +43,8 @@ def test_short_soak_has_bounded_memory_and_threads(tmp_path: Path) -> None:
     # Streaming adds exactly two Python threads (capture, inference), gone after stop.
     assert figures["python_threads_min"] == figures["python_threads_max"] == figures["python_threads_after_stop"] + 2
     assert figures["os_threads_max"] - figures["os_threads_min"] <= OS_THREAD_SPREAD
-    # Where PySide6 leaks references to None (docs/reliability.md), a day at this rate must
-    # not use them up: the interpreter aborts when the count reaches zero.
-    assert figures["none_refs_end"] > figures["none_refs_lost_per_s"] * 86_400
+    # Where PySide6 leaks references to None (docs/reliability.md), a working day at this rate
+    # must not use them up: the interpreter aborts when the count reaches zero. (A day would
+    # need a rate below ~1.3 per second, finer than 10 s of samples resolve against the
+    # +-10 references the objects in flight hold; test_pyside_refcounts covers 300 000 calls.)
+    assert figures["none_refs_end"] > figures["none_refs_lost_per_s"] * WORKING_DAY_S
