@@ -71,17 +71,19 @@ def fake_fa(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "face_alignment.api", api)
     monkeypatch.delitem(sys.modules, "vrn_studio.face.fan", raising=False)  # re-import against the fake
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # no fast landmarker: "auto" means fan, then dlib
     FakeFaceAlignment.instances.clear()
     return tmp_path / "hub" / "checkpoints" / "2DFAN4-11f355bf06.pth.tar"
 
 
 def test_table_order_and_unknown_name():
-    assert list(BACKENDS) == ["fan", "dlib"]
-    with pytest.raises(ValueError, match=r"^Unknown landmarker 'fann'\. Available: fan, dlib\.$"):
+    assert list(BACKENDS) == ["mediapipe", "fan", "dlib"]
+    with pytest.raises(ValueError, match=r"^Unknown landmarker 'fann'\. Available: mediapipe, fan, dlib\.$"):
         get_landmarker("fann")
 
 
 def test_dlib_not_installed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # the fast landmarker is not installed either
     monkeypatch.setitem(sys.modules, "dlib", None)
     with pytest.raises(MissingDependencyError) as info:
         get_landmarker("dlib")
@@ -90,7 +92,7 @@ def test_dlib_not_installed(monkeypatch):
     problems = available_landmarkers()
     assert problems["dlib"] == DLIB_MISSING
     assert problems["fan"] is not None
-    with pytest.raises(MissingDependencyError, match=r"No landmarker can run here\. fan: .* dlib: The 'dlib'"):
+    with pytest.raises(MissingDependencyError, match=r"No landmarker can run here\. mediapipe: .* fan: .* dlib: The 'dlib'"):
         get_landmarker("auto")
 
 
@@ -112,6 +114,7 @@ def test_face_recognition_models_not_installed(monkeypatch):
 
 
 def test_fan_not_installed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # so "auto" falls through to fan, then dlib
     monkeypatch.setitem(sys.modules, "face_alignment", None)
     message = available_landmarkers()["fan"]
     assert message.startswith("The 'fan' landmarker needs 'face-alignment', which is not installed.")
@@ -143,7 +146,9 @@ def test_fan_without_weights_is_never_built(fake_fa):
 def test_fan_with_weights_feeds_dlib_boxes_to_face_alignment(fake_fa):
     fake_fa.parent.mkdir(parents=True)
     fake_fa.write_bytes(b"placeholder")
-    assert available_landmarkers() == {"fan": None, "dlib": None}
+    assert {name: problem for name, problem in available_landmarkers().items() if name != "mediapipe"} == {
+        "fan": None, "dlib": None
+    }
     landmarker = get_landmarker("auto", device="cuda:1")
     assert landmarker.name == "fan"
     (fa,) = FakeFaceAlignment.instances
@@ -177,6 +182,7 @@ def test_real_face_alignment_with_random_weights(monkeypatch, tmp_path):
     weights_path().parent.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(FAN(4).state_dict(), weights_path())
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # no fast landmarker: "auto" means fan
     landmarker = get_landmarker("auto")
     assert landmarker.name == "fan"
     faces = landmarker.detect(sample_image_path("astronaut"))

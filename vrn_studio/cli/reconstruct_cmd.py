@@ -36,7 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="default", help="model name or .safetensors path (default: best installed)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="network precision")
-    p.add_argument("--landmarker", default="auto", help="auto, fan or dlib (default: auto)")
+    p.add_argument(
+        "--landmarker", default="auto",
+        help="auto, mediapipe, fan or dlib (default: auto, the first of those that can run)",
+    )
     p.add_argument("--runtime", choices=RUNTIMES, default="torch",
                    help="what runs the network: torch (default), onnxruntime (CPU, float32) or onnxruntime-int8 "
                         "(CPU, about 2x faster, less faithful); the ONNX ones need the onnx extra")

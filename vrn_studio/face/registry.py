@@ -2,8 +2,8 @@
 
 Every backend is a row of :data:`BACKENDS`: the module and class that implement it and the
 third-party packages it needs. :func:`get_landmarker` builds one by name (``"auto"`` picks
-``"fan"`` when it is usable, else ``"dlib"``); :func:`available_landmarkers` says which are
-usable and, for the others, why not and what to install.
+the first usable of ``"mediapipe"``, ``"fan"``, ``"dlib"``); :func:`available_landmarkers`
+says which are usable and, for the others, why not and what to install.
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ BACKENDS: dict[str, Backend] = {
     backend.name: backend
     for backend in (
         Backend(
+            "mediapipe",
+            "vrn_studio.face.mediapipe",
+            "MediaPipeLandmarker",
+            (Requirement("ai_edge_litert", "ai-edge-litert", "pip install 'vrn-studio[mediapipe]'"),),
+        ),
+        Backend(
             "fan",
             "vrn_studio.face.fan",
             "FanLandmarker",
@@ -101,15 +107,18 @@ def get_landmarker(name: str = "auto", *, device: str = "cpu", **options: Any) -
     Parameters
     ----------
     name : str, default: "auto"
-        ``"fan"`` (face-alignment's 2D-FAN, the paper's landmarker), ``"dlib"`` (offline,
-        models shipped in wheels) or ``"auto"``: ``"fan"`` when face-alignment imports and
-        its 2D-FAN weights file is in ``$TORCH_HOME/hub/checkpoints``, else ``"dlib"``.
+        ``"mediapipe"`` (MediaPipe's detector and face mesh, bundled; milliseconds, to large
+        yaw), ``"fan"`` (face-alignment's 2D-FAN, the paper's landmarker), ``"dlib"``
+        (offline, models shipped in wheels) or ``"auto"``: the first of these that can run
+        (``"fan"`` needs its 2D-FAN weights file in ``$TORCH_HOME/hub/checkpoints``).
         The result's ``.name`` says which one was chosen.
     device : str, default: "cpu"
-        Torch device for networks (``"fan"``); ``"dlib"`` always runs on the CPU.
+        Torch device for networks (``"fan"``); ``"mediapipe"`` and ``"dlib"`` always run on
+        the CPU.
     **options
-        Passed to the backend class (``upsample``, ``min_score``, ``max_side``; ``fan`` also
-        ``flip_input``).
+        Passed to the backend class (``dlib``: ``upsample``, ``min_score``, ``max_side``;
+        ``fan`` also ``flip_input``; ``mediapipe``: ``min_score``, ``min_face``,
+        ``min_presence``, ``threads``).
 
     Returns
     -------

@@ -41,7 +41,12 @@ _RUNTIME_LABELS = {
     "onnxruntime": "ONNX Runtime, float32 (CPU)",
     "onnxruntime-int8": "ONNX Runtime, int8 (CPU; fastest, less faithful)",
 }
-_LANDMARKER_LABELS = {"auto": "Automatic", "fan": "2D-FAN (face-alignment)", "dlib": "dlib (offline)"}
+_LANDMARKER_LABELS = {
+    "auto": "Automatic",
+    "mediapipe": "MediaPipe (fast, to large yaw)",
+    "fan": "2D-FAN (face-alignment)",
+    "dlib": "dlib (offline)",
+}
 _BUMP_LABELS = {
     "largest": "Keep the largest part",
     "fraction": "Drop parts smaller than a fraction of the largest",
@@ -135,11 +140,11 @@ class PreferencesDialog(QDialog):
 
         landmarkers = available_landmarkers()
         self.landmarker_combo = _combo(_LANDMARKER_LABELS, LANDMARKERS, settings.landmarker)
-        auto_landmarker = "fan" if landmarkers.get("fan", "") is None else "dlib"
+        auto_landmarker = next((name for name, problem in landmarkers.items() if problem is None), "dlib")
         _disable_unavailable(
             self.landmarker_combo,
             landmarkers,
-            f"2D-FAN when it can run, else dlib: {_LANDMARKER_LABELS[auto_landmarker]} here",
+            f"the first that can run of MediaPipe, 2D-FAN, dlib: {_LANDMARKER_LABELS[auto_landmarker]} here",
         )
 
         self.level_spin = QDoubleSpinBox()

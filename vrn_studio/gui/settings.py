@@ -31,7 +31,7 @@ APPLICATION = "vrn-studio"
 """QSettings application name."""
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 """Device choices, as :class:`~vrn_studio.pipeline.Reconstructor` takes them."""
-LANDMARKERS: tuple[str, ...] = ("auto", "fan", "dlib")
+LANDMARKERS: tuple[str, ...] = ("auto", "mediapipe", "fan", "dlib")
 """Landmarker choices, as :func:`~vrn_studio.face.get_landmarker` takes them."""
 LIVE_RUNTIMES: tuple[str, ...] = ("auto", *RUNTIMES)
 """Runtime choices of the live view (see :func:`vrn_studio.pipeline.runtime.live_runtime`)."""

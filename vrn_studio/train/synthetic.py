@@ -88,6 +88,7 @@ from vrn_studio._io import atomic_open, atomic_write
 from vrn_studio.crop import CROP_SIZE, release_transform, resize_points
 from vrn_studio.eval.dataset import LANDMARKS_SUFFIX, read_mesh
 from vrn_studio.export import export_obj
+from vrn_studio.face.mediapipe import MEDIAPIPE_TO_IBUG68
 from vrn_studio.image import load_image
 from vrn_studio.mesh import Mesh, euler_rotation, face_normals, vertex_normals
 from vrn_studio.pipeline.save import write_png
@@ -102,18 +103,6 @@ TEMPLATE_PATH = RESOURCES / "canonical_face_model.obj"
 TEXTURE_PHOTOS: tuple[str, ...] = ("astronaut.png", "grace_hopper.jpg")
 """Public-domain photos of ``resources/`` used as face textures (landmarks in
 ``resources/face_landmarks.json``)."""
-
-MEDIAPIPE_TO_IBUG68: tuple[int, ...] = (
-    162, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 389,  # jaw 0-16
-    71, 63, 105, 66, 107, 336, 296, 334, 293, 301,  # brows 17-26
-    168, 197, 5, 4, 75, 97, 2, 326, 305,  # nose 27-35
-    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,  # eyes 36-47
-    61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181,  # outer lips 48-59
-    78, 82, 13, 312, 308, 317, 14, 87,  # inner lips 60-67
-)
-"""MediaPipe face-mesh vertex of each iBUG-68 landmark (the correspondence used by
-e.g. LatentSync and many face tools; nose tip 30 = vertex 4, outer eye corners 36, 45 =
-vertices 33, 263)."""
 
 DEPTH_BINS = 200
 """Depth bins of the release's volume over its 192 px crop."""
