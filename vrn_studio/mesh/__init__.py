@@ -6,6 +6,7 @@ from vrn_studio.mesh.geometry import euler_rotation, face_normals, signed_volume
 from vrn_studio.mesh.isosurface import (
     DEFAULT_LEVEL,
     depth_map,
+    mesh_on_device,
     mesh_to_photo,
     resolve_method,
     to_viewer_frame,
@@ -29,6 +30,7 @@ __all__ = [
     "depth_map",
     "euler_rotation",
     "face_normals",
+    "mesh_on_device",
     "mesh_to_photo",
     "printable_mesh",
     "remove_bumps",

@@ -2,10 +2,12 @@
 
 VRN meshes often carry detached blobs ("bumps"), more of them as the head turns. A *body*
 is a set of vertices connected through shared triangles; vertices used by no triangle
-belong to no body and are dropped from both outputs. Two implementations give identical
-results: ``method="fast"`` (vectorised, :func:`scipy.sparse.csgraph.connected_components`)
-and ``method="reference"``, the peer review's "dynamic labelling" in plain Python, kept as
-the readable specification the fast one is tested against.
+belong to no body and are dropped from both outputs. Three implementations give identical
+results: ``method="fast"`` (vectorised, :func:`scipy.sparse.csgraph.connected_components`),
+``method="torch"`` (label propagation, :func:`vrn_studio.mesh.torch_meshing.label_bodies`,
+which :func:`vrn_studio.mesh.mesh_on_device` runs on the volume's device) and
+``method="reference"``, the peer review's "dynamic labelling" in plain Python, kept as the
+readable specification the others are tested against.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def remove_bumps(
     *,
     mode: BumpMode = "largest",
     min_fraction: float = 0.1,
-    method: Literal["fast", "reference"] = "fast",
+    method: Literal["fast", "reference", "torch"] = "fast",
 ) -> BumpRemoval:
     """Keep the head, drop detached blobs.
 
@@ -74,9 +76,11 @@ def remove_bumps(
         does not move with the number of blobs, and so the largest body is always kept.
     min_fraction : float, default: 0.1
         In [0, 1]; used by ``mode="fraction"`` only.
-    method : {"fast", "reference"}, default: "fast"
+    method : {"fast", "reference", "torch"}, default: "fast"
         ``"fast"``: connected components of the vertex adjacency (vectorised).
         ``"reference"``: the review's dynamic labelling in plain Python (slow; for tests).
+        ``"torch"``: label propagation in torch on the CPU (the labelling that
+        :func:`~vrn_studio.mesh.mesh_on_device` runs on a GPU).
 
     Returns
     -------
@@ -99,16 +103,23 @@ def remove_bumps(
     >>> r.kept_size, r.removed_sizes, r.kept.faces.tolist()
     (4, (3,), [[0, 1, 2], [0, 2, 3]])
     """
+    labelers = {"fast": _label_fast, "reference": _label_reference, "torch": _label_torch}
+    if method not in labelers:
+        raise ValueError(f"Unknown bump removal method {method!r}. Available: fast, reference, torch.")
+    body = np.full(mesh.n_vertices, -1) if mesh.is_empty else labelers[method](mesh)
+    return _split_bodies(mesh, body, mode=mode, min_fraction=min_fraction)
+
+
+def _split_bodies(mesh: Mesh, body: np.ndarray, *, mode: BumpMode, min_fraction: float) -> BumpRemoval:
+    """:func:`remove_bumps` given each vertex's body label, shape (N,) int: -1 for a vertex in
+    no triangle, else any label in [0, N) shared by exactly the vertices of one body."""
     if mode not in ("largest", "fraction"):
         raise ValueError(f"Unknown bump removal mode {mode!r}. Available: largest, fraction.")
     if not 0 <= min_fraction <= 1:
         raise ValueError(f"min_fraction must lie in [0, 1]; got {min_fraction}")
-    labelers = {"fast": _label_fast, "reference": _label_reference}
-    if method not in labelers:
-        raise ValueError(f"Unknown bump removal method {method!r}. Available: fast, reference.")
     if mesh.is_empty:
         return BumpRemoval(Mesh.empty(), Mesh.empty(), ())
-    body = labelers[method](mesh)
+    body = np.array(body, np.int64)
     used = body >= 0
     present = np.zeros(mesh.n_vertices, bool)
     present[body[used]] = True
@@ -142,6 +153,15 @@ def _label_fast(mesh: Mesh) -> np.ndarray:
     used = np.zeros(n, bool)
     used[f.ravel()] = True
     return np.where(used, labels, -1)
+
+
+def _label_torch(mesh: Mesh) -> np.ndarray:
+    """Body label per vertex (-1: in no triangle) by label propagation in torch, on the CPU."""
+    import torch
+
+    from vrn_studio.mesh.torch_meshing import label_bodies
+
+    return label_bodies(torch.as_tensor(mesh.faces), mesh.n_vertices).numpy()
 
 
 def _label_reference(mesh: Mesh) -> np.ndarray:

@@ -11,24 +11,33 @@ frame of the release's ``raw2obj.py``.
 
 Triangles are wound so that right-hand-rule normals point out of the body (towards lower
 probability) in crop space, and stored vertex normals point outward as well.
+
+Volumes may be numpy arrays or torch tensors. ``method="torch"`` meshes a tensor on its own
+device (:mod:`vrn_studio.mesh.torch_meshing`) and copies only the mesh to the host;
+:func:`mesh_on_device` also finds the bodies there, for bump removal.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from typing import Literal, Protocol
+import sys
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
 from vrn_studio.errors import MissingDependencyError
+from vrn_studio.mesh.bumps import BumpMode, BumpRemoval, _split_bodies
 from vrn_studio.mesh.geometry import _normalise, vertex_normals
 from vrn_studio.mesh.types import Mesh
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_LEVEL: float = 10 / 255
 """Iso level in probability units: the release meshes ``volume * 255`` at 10 (about 0.039)."""
 
-Method = Literal["auto", "flying-edges", "skimage", "mcubes"]
-METHODS: tuple[str, ...] = ("auto", "flying-edges", "skimage", "mcubes")
+Method = Literal["auto", "flying-edges", "skimage", "mcubes", "torch"]
+METHODS: tuple[str, ...] = ("auto", "flying-edges", "skimage", "mcubes", "torch")
 """Marching-cubes backends :func:`volume_to_mesh` accepts."""
 
 
@@ -43,7 +52,7 @@ class PhotoTransform(Protocol):
 
 
 def volume_to_mesh(
-    volume: np.ndarray,
+    volume: np.ndarray | torch.Tensor,
     *,
     level: float = DEFAULT_LEVEL,
     z_scale: float = 0.5,
@@ -60,9 +69,10 @@ def volume_to_mesh(
 
     Parameters
     ----------
-    volume : np.ndarray, shape (D, H, W), float or uint8
+    volume : np.ndarray or torch.Tensor, shape (D, H, W), float or uint8
         Probabilities in [0, 1] indexed (depth, y, x), or the same scaled to 0-255 as uint8
-        (as the release stores them); uint8 is read as ``value / 255``.
+        (as the release stores them); uint8 is read as ``value / 255``. A tensor stays on
+        its device with ``method="torch"``; the other methods copy it to the host first.
     level : float, default: DEFAULT_LEVEL
         Iso level in probability units, in (0, 1). The default 10/255 is the release's
         level 10 on ``volume * 255``.
@@ -77,15 +87,19 @@ def volume_to_mesh(
         int8, meshed at ``level * 255``. Probabilities above 0.5 wrap to negative values, so
         an extra, inner surface appears where the probability crosses 0.5. A compatibility
         mode only; the default meshes the probabilities themselves.
-    method : {"auto", "flying-edges", "skimage", "mcubes"}, default: "auto"
+    method : {"auto", "flying-edges", "skimage", "mcubes", "torch"}, default: "auto"
         ``"flying-edges"``: VTK's ``vtkFlyingEdges3D`` (the ``fast`` extra; multi-threaded);
         ``"skimage"``: :func:`skimage.measure.marching_cubes` (Lewiner);
-        ``"mcubes"``: PyMCubes (the ``mcubes`` extra); ``"auto"``: flying edges when VTK is
-        installed, scikit-image otherwise. On a 138k-vertex head (2-core AMD EPYC, occupied
-        sub-volume) flying edges took 12 ms, scikit-image 75 ms, PyMCubes about 120 ms.
-        All place vertices at the same edge crossings and wind triangles the same way;
-        they may split the rare ambiguous cells differently (Lewiner resolves them
-        topologically, the others by a fixed table).
+        ``"mcubes"``: PyMCubes (the ``mcubes`` extra); ``"torch"``:
+        :func:`vrn_studio.mesh.torch_meshing.marching_cubes` on the volume's device (the
+        CPU for a numpy volume), flying edges' table and order, so the same mesh as
+        ``"flying-edges"`` (same vertex and triangle order, vertices equal to 1e-4 voxel);
+        ``"auto"``: flying edges when VTK is installed, scikit-image otherwise. On a
+        138k-vertex head (2-core AMD EPYC, occupied sub-volume) flying edges took 12 ms,
+        scikit-image 75 ms, PyMCubes about 120 ms, torch on the CPU about 40 ms (it is
+        meant for a volume already on a GPU). All place vertices at the same edge
+        crossings and wind triangles the same way; they may split the rare ambiguous cells
+        differently (Lewiner resolves them topologically, the others by a fixed table).
     occupied_only : bool, default: True
         Run marching cubes only on the bounding box of the voxels above ``level``, grown by
         two voxels, instead of the whole grid. Cells outside it hold no surface, so the mesh
@@ -98,8 +112,8 @@ def volume_to_mesh(
     Mesh
         Crop-space mesh with outward unit vertex normals and, when ``image`` is given,
         vertex colours; :meth:`Mesh.empty` when no voxel exceeds ``level``. The normals
-        point down the probability: the field's gradient at each vertex (as flying edges
-        and scikit-image compute it) mapped through ``z_scale``; PyMCubes gives none, so
+        point down the probability: the field's gradient at each vertex (as flying edges,
+        torch and scikit-image compute it) mapped through ``z_scale``; PyMCubes gives none, so
         there they are the triangles' area-weighted normals
         (:func:`~vrn_studio.mesh.vertex_normals`).
 
@@ -121,7 +135,110 @@ def volume_to_mesh(
     >>> mesh.vertices[:, 2].min(), mesh.vertices[:, 2].max()
     (np.float32(2.75), np.float32(7.25))
     """
-    field, iso = _scalar_field(volume, level, int8_compat)
+    method = resolve_method(method)
+    prepared = _marching_input(
+        volume,
+        level,
+        z_scale,
+        image,
+        int8_compat=int8_compat,
+        as_tensor=method == "torch",
+        occupied_only=occupied_only,
+    )
+    if prepared is None:
+        return Mesh.empty()
+    field, iso, origin, image = prepared
+    verts, faces, gradients = _MARCHERS[method](field, iso)
+    return _crop_space_mesh(verts, faces, gradients, origin, z_scale, image)
+
+
+def mesh_on_device(
+    volume: np.ndarray | torch.Tensor,
+    *,
+    level: float = DEFAULT_LEVEL,
+    z_scale: float = 0.5,
+    image: np.ndarray | None = None,
+    mode: BumpMode = "largest",
+    min_fraction: float = 0.1,
+) -> tuple[Mesh, BumpRemoval]:
+    """Mesh a volume and split off its bumps where the volume is; only the mesh comes back.
+
+    Marching cubes (:func:`~vrn_studio.mesh.torch_meshing.marching_cubes`) and the labelling
+    of connected bodies (:func:`~vrn_studio.mesh.torch_meshing.label_bodies`) run in torch
+    on the volume's device; the mesh (vertices, triangles, gradients) and one body label per
+    vertex are then copied to the host, where normals, colours and the kept and removed
+    meshes are made. Equal to ``volume_to_mesh(volume, method="torch", ...)`` followed by
+    ``remove_bumps(mesh, mode=mode, min_fraction=min_fraction)``, in one pass.
+
+    Parameters
+    ----------
+    volume : np.ndarray or torch.Tensor, shape (D, H, W), float or uint8
+        As for :func:`volume_to_mesh`; a tensor on any device (CUDA, MPS, CPU), a numpy
+        array is meshed on the CPU.
+    level, z_scale, image
+        As for :func:`volume_to_mesh`.
+    mode, min_fraction
+        Which bodies to keep, as for :func:`~vrn_studio.mesh.remove_bumps`.
+
+    Returns
+    -------
+    mesh : Mesh
+        The whole crop-space mesh, as :func:`volume_to_mesh` with ``method="torch"``.
+    bumps : BumpRemoval
+        Its kept and removed bodies, as :func:`~vrn_studio.mesh.remove_bumps`.
+
+    Raises
+    ------
+    ValueError
+        On the arguments :func:`volume_to_mesh` or :func:`~vrn_studio.mesh.remove_bumps`
+        reject.
+
+    Examples
+    --------
+    >>> import torch
+    >>> z, y, x = torch.meshgrid(*(torch.arange(24.0),) * 3, indexing="ij")
+    >>> big = (z - 8) ** 2 + (y - 8) ** 2 + (x - 8) ** 2 < 25
+    >>> small = (z - 18) ** 2 + (y - 18) ** 2 + (x - 18) ** 2 < 4
+    >>> mesh, bumps = mesh_on_device((big | small).float(), level=0.5)
+    >>> mesh.n_vertices, bumps.kept_size, bumps.removed_sizes
+    (468, 414, (54,))
+    """
+    import torch
+
+    from vrn_studio.mesh.torch_meshing import label_bodies, marching_cubes
+
+    prepared = _marching_input(
+        volume, level, z_scale, image, int8_compat=False, as_tensor=True, occupied_only=True
+    )
+    if prepared is None:
+        empty = Mesh.empty()
+        return empty, _split_bodies(empty, np.zeros(0, np.int64), mode=mode, min_fraction=min_fraction)
+    field, iso, origin, image = prepared
+    vertices, faces, gradients = marching_cubes(torch.as_tensor(field), iso)
+    body = label_bodies(faces, len(vertices))
+    mesh = _crop_space_mesh(
+        _to_numpy(vertices), _to_numpy(faces), _to_numpy(gradients), origin, z_scale, image
+    )
+    return mesh, _split_bodies(mesh, _to_numpy(body), mode=mode, min_fraction=min_fraction)
+
+
+def _marching_input(
+    volume: np.ndarray | torch.Tensor,
+    level: float,
+    z_scale: float,
+    image: np.ndarray | None,
+    *,
+    int8_compat: bool,
+    as_tensor: bool,
+    occupied_only: bool,
+) -> tuple[np.ndarray | torch.Tensor, float, list[int], np.ndarray | None] | None:
+    """Validate the arguments and cut out what marching cubes needs, or None for no surface.
+
+    Returns the float32 (sub-)field (a tensor on the volume's device when ``as_tensor`` and
+    the volume is a tensor), the iso level, the grid index (d, y, x) of the field's first
+    voxel and the checked image.
+    """
+    field, iso = _scalar_field(volume, level, int8_compat, as_tensor)
     if z_scale <= 0:
         raise ValueError(f"z_scale must be positive; got {z_scale}")
     if image is not None:
@@ -129,19 +246,34 @@ def volume_to_mesh(
     if occupied_only:
         box = _occupied_box(field, iso)
         if box is None:
-            return Mesh.empty()
+            return None
     elif not (field > iso).any():
-        return Mesh.empty()
+        return None
     else:
         box = tuple(slice(0, n) for n in field.shape)
     # Zeros close the surface where the box reaches the grid's border; elsewhere its margin does.
     pads = [(int(s.start == 0), int(s.stop == n)) for s, n in zip(box, field.shape, strict=True)]
+    origin = [s.start - before for s, (before, _) in zip(box, pads, strict=True)]
     sub = field[box]
+    if _is_tensor(sub):
+        import torch
+
+        return torch.nn.functional.pad(sub, [n for pad in pads[::-1] for n in pad]), iso, origin, image
     padded = np.pad(sub, pads) if any(any(p) for p in pads) else np.ascontiguousarray(sub)
-    verts, faces, gradients = _MARCHERS[resolve_method(method)](padded, iso)
-    index = np.asarray(verts, np.float64) + [
-        s.start - before for s, (before, _) in zip(box, pads, strict=True)
-    ]
+    return padded, iso, origin, image
+
+
+def _crop_space_mesh(
+    verts: np.ndarray,
+    faces: np.ndarray,
+    gradients: np.ndarray | None,
+    origin: list[int],
+    z_scale: float,
+    image: np.ndarray | None,
+) -> Mesh:
+    """The crop-space mesh of a marcher's output (index-space (d, y, x) vertices of the field
+    starting at grid index ``origin``, triangles, gradients or None), with normals and colours."""
+    index = np.asarray(verts, np.float64) + origin
     vertices = np.column_stack([index[:, 2], index[:, 1], index[:, 0] * z_scale])
     mesh = Mesh(vertices, np.asarray(faces, np.int64))
     if gradients is None:
@@ -268,16 +400,37 @@ def depth_map(
     return np.where(above.any(axis=0), top * z_scale, np.nan).astype(np.float32)
 
 
-def _scalar_field(volume: np.ndarray, level: float, int8_compat: bool) -> tuple[np.ndarray, float]:
-    """Validate ``volume`` and return (field, iso) for marching cubes."""
-    volume = np.asarray(volume)
-    if volume.ndim != 3 or not (volume.dtype == np.uint8 or np.issubdtype(volume.dtype, np.floating)):
+def _scalar_field(
+    volume: np.ndarray | torch.Tensor, level: float, int8_compat: bool, as_tensor: bool = False
+) -> tuple[np.ndarray | torch.Tensor, float]:
+    """Validate ``volume`` and return (field, iso) for marching cubes; the field is float32.
+
+    A tensor volume gives a tensor field on its device when ``as_tensor``, else it is copied to
+    the host; an array volume gives an array field.
+    """
+    tensor = _is_tensor(volume)
+    if tensor:
+        import torch
+
+        volume = volume.detach()
+        valid = volume.dtype == torch.uint8 or volume.dtype.is_floating_point
+    else:
+        volume = np.asarray(volume)
+        valid = volume.dtype == np.uint8 or np.issubdtype(volume.dtype, np.floating)
+    if volume.ndim != 3 or not valid:
         raise ValueError(
             f"Volume must be a 3-D float or uint8 array indexed (depth, y, x), e.g. (200, 192, 192); "
-            f"got shape {volume.shape} of dtype {volume.dtype}"
+            f"got shape {tuple(volume.shape)} of dtype {volume.dtype}"
         )
     if not 0 < level < 1:
         raise ValueError(f"Level is a probability and must lie in (0, 1); got {level}")
+    if tensor and as_tensor:  # the conversions below, in torch
+        if int8_compat:
+            raw = volume if volume.dtype == torch.uint8 else (volume.clamp(0, 1) * 255).to(torch.uint8)
+            return raw.view(torch.int8).float(), level * 255
+        return (volume.float() / 255 if volume.dtype == torch.uint8 else volume.float()), level
+    if tensor:  # numpy has no bfloat16
+        volume = (volume if volume.dtype in (torch.uint8, torch.float32) else volume.float()).cpu().numpy()
     if int8_compat:
         raw = volume if volume.dtype == np.uint8 else (np.clip(volume, 0, 1) * 255).astype(np.uint8)
         return raw.view(np.int8).astype(np.float32), level * 255
@@ -286,16 +439,20 @@ def _scalar_field(volume: np.ndarray, level: float, int8_compat: bool) -> tuple[
     return volume.astype(np.float32, copy=False), level
 
 
-def _occupied_box(field: np.ndarray, iso: float) -> tuple[slice, slice, slice] | None:
+def _occupied_box(field: np.ndarray | torch.Tensor, iso: float) -> tuple[slice, slice, slice] | None:
     """Bounding box of the voxels above ``iso`` grown by two voxels (clipped to the grid), or None.
 
     The surface passes only through cells with a corner above ``iso``; the first voxel of
     margin keeps the values below ``iso`` that its vertices are interpolated towards, the
-    second the neighbours of those values that the normals' central differences read.
+    second the neighbours of those values that the normals' central differences read. For a
+    tensor only the three per-axis occupancy vectors (D + H + W booleans) reach the host.
     """
     above = field > iso
     columns = above.any(axis=0)
-    hits = (above.reshape(len(above), -1).any(axis=1), columns.any(axis=1), columns.any(axis=0))
+    hits = tuple(
+        _to_numpy(hit)
+        for hit in (above.reshape(len(above), -1).any(axis=1), columns.any(axis=1), columns.any(axis=0))
+    )
     if not hits[0].any():
         return None
     box = []
@@ -303,6 +460,16 @@ def _occupied_box(field: np.ndarray, iso: float) -> tuple[slice, slice, slice] |
         index = np.flatnonzero(hit)
         box.append(slice(max(int(index[0]) - 2, 0), min(int(index[-1]) + 3, field.shape[axis])))
     return box[0], box[1], box[2]
+
+
+def _is_tensor(value: object) -> bool:
+    """Whether ``value`` is a torch tensor (without importing torch: none exists before it is)."""
+    return "torch" in sys.modules and isinstance(value, sys.modules["torch"].Tensor)
+
+
+def _to_numpy(value: np.ndarray | torch.Tensor) -> np.ndarray:
+    """``value`` as a numpy array, copied to the host when it is a tensor on a device."""
+    return value.detach().cpu().numpy() if _is_tensor(value) else np.asarray(value)
 
 
 def _check_image(image: np.ndarray, volume_shape: tuple[int, ...]) -> np.ndarray:
@@ -349,6 +516,7 @@ def resolve_method(method: str = "auto") -> str:
         raise ValueError(f"Unknown marching cubes method {method!r}. Available: {', '.join(METHODS)}.")
     if method == "auto":
         return "flying-edges" if importlib.util.find_spec("vtkmodules") is not None else "skimage"
+    # "torch" needs nothing more: torch is a core dependency.
     for name, module, extra in (("flying-edges", "vtkmodules", "fast"), ("mcubes", "mcubes", "mcubes")):
         if method == name and importlib.util.find_spec(module) is None:
             raise MissingDependencyError(
@@ -404,7 +572,21 @@ def _march_mcubes(field: np.ndarray, iso: float) -> Marched:
     return verts, faces[:, ::-1], None
 
 
-_MARCHERS = {"flying-edges": _march_flying_edges, "skimage": _march_skimage, "mcubes": _march_mcubes}
+def _march_torch(field: np.ndarray | torch.Tensor, iso: float) -> Marched:
+    import torch
+
+    from vrn_studio.mesh.torch_meshing import marching_cubes
+
+    verts, faces, gradients = marching_cubes(torch.as_tensor(field), iso)  # an array is shared, not copied
+    return _to_numpy(verts), _to_numpy(faces), _to_numpy(gradients)
+
+
+_MARCHERS = {
+    "flying-edges": _march_flying_edges,
+    "skimage": _march_skimage,
+    "mcubes": _march_mcubes,
+    "torch": _march_torch,
+}
 
 
 _DEPTH_CHUNK_SAMPLES = 2_000_000
@@ -423,7 +605,7 @@ def _mesh_depth(mesh: Mesh, shape: tuple[int, int]) -> np.ndarray:
         weights = np.stack([i[keep], j[keep], n - i[keep] - j[keep]], axis=1) / n
         step = max(1, _DEPTH_CHUNK_SAMPLES // len(weights))
         for start in range(0, len(mesh.faces), step):
-            corners = tri[start:start + step].transpose(2, 0, 1)  # (3 coordinates, F, 3 corners)
+            corners = tri[start : start + step].transpose(2, 0, 1)  # (3 coordinates, F, 3 corners)
             x, y, z = corners @ weights.T  # each (F, samples): one matrix product per coordinate
             col = np.rint(x).astype(np.int64).ravel()
             row = np.rint(y).astype(np.int64).ravel()
