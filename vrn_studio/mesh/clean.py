@@ -3,8 +3,11 @@ surface, and decimation to a target triangle count."""
 
 from __future__ import annotations
 
+import warnings
+
 import fast_simplification
 import numpy as np
+import torch
 from scipy import sparse
 from scipy.spatial import cKDTree
 
@@ -18,27 +21,43 @@ TAUBIN_LAMBDA = 0.5
 def _umbrella_laplacian(faces: np.ndarray, n_vertices: int) -> sparse.csr_matrix:
     """The umbrella operator ``L`` with ``(L @ v)[i]`` = mean of vertex i's neighbours - v[i],
     and zero rows for vertices on an open boundary (an edge used by one triangle) or unused."""
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    edges.sort(axis=1)
-    keys, counts = np.unique(edges[:, 0] * n_vertices + edges[:, 1], return_counts=True)
-    first, second = np.divmod(keys, n_vertices)
+    start, end = faces.ravel(), faces[:, [1, 2, 0]].ravel()
+    # Both directions of every triangle side; summing duplicates counts each edge's triangles.
+    uses = sparse.csr_matrix(
+        (np.ones(2 * len(start)), (np.concatenate([start, end]), np.concatenate([end, start]))),
+        shape=(n_vertices, n_vertices),
+    )
+    uses.sum_duplicates()
+    degree = np.diff(uses.indptr)
     boundary = np.zeros(n_vertices, bool)
-    boundary[first[counts == 1]] = True
-    boundary[second[counts == 1]] = True
-    rows = np.concatenate([first, second])
-    cols = np.concatenate([second, first])
-    adjacency = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_vertices, n_vertices))
-    degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    moving = (~boundary & (degree > 0)).astype(np.float64)
-    average = sparse.diags(moving / np.maximum(degree, 1)) @ adjacency
-    return (average - sparse.diags(moving)).tocsr()
+    boundary[np.repeat(np.arange(n_vertices), degree)[uses.data == 1]] = True
+    moving = ~boundary & (degree > 0)
+    average = sparse.csr_matrix(
+        (np.repeat(np.where(moving, 1 / np.maximum(degree, 1), 0.0), degree), uses.indices, uses.indptr),
+        shape=(n_vertices, n_vertices),
+    )
+    return (average - sparse.diags(moving.astype(np.float64))).tocsr()
+
+
+def _torch_csr(matrix: sparse.csr_matrix) -> torch.Tensor:
+    """``matrix`` as a float32 torch CSR tensor with int32 indices: its products run on all of
+    torch's threads (scipy's on one), about 2.5x faster than float64 scipy here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr.astype(np.int32)),
+            torch.from_numpy(matrix.indices.astype(np.int32)),
+            torch.from_numpy(matrix.data.astype(np.float32)),
+            size=matrix.shape,
+            check_invariants=False,
+        )
 
 
 DEFAULT_SMOOTH = 60
 """Taubin iterations the command line and the app apply by default: measured on the fixed ICT test
 set (training/results/smoothing/), 60 leaves NME and normal error unchanged (within 0.0002 and 0.3
 degrees) and halves the depth bins' terracing (90th-percentile angle between neighbouring front
-triangles 10.0-11.5 -> 4.5-5.2 degrees), for about 0.2 s on a 2-core CPU."""
+triangles 10.0-11.5 -> 4.5-5.2 degrees), for about 0.08 s per 62k-vertex head on a 2-core CPU."""
 
 
 def smooth_mesh(mesh: Mesh, iterations: int = 60, pass_band: float = 0.1) -> Mesh:
@@ -50,7 +69,8 @@ def smooth_mesh(mesh: Mesh, iterations: int = 60, pass_band: float = 0.1) -> Mes
     noise) is damped, larger shape is kept, and the surface does not shrink as plain
     Laplacian smoothing makes it. Vertices on an open boundary (the grid's border, a hole)
     stay where they are. Colours are kept; normals are recomputed from the smoothed
-    triangles.
+    triangles. The arithmetic is float32 on torch's threads (vertices within 1e-4 of float64
+    arithmetic after 60 iterations on a 62k-vertex head in crop pixels).
 
     Parameters
     ----------
@@ -86,12 +106,12 @@ def smooth_mesh(mesh: Mesh, iterations: int = 60, pass_band: float = 0.1) -> Mes
     if iterations == 0 or mesh.is_empty:
         return mesh
     mu = 1.0 / (pass_band - 1.0 / TAUBIN_LAMBDA)
-    laplacian = _umbrella_laplacian(np.asarray(mesh.faces, np.int64), mesh.n_vertices)
-    vertices = np.asarray(mesh.vertices, np.float64).copy()
+    laplacian = _torch_csr(_umbrella_laplacian(np.asarray(mesh.faces, np.int64), mesh.n_vertices))
+    vertices = torch.tensor(mesh.vertices, dtype=torch.float32)
     for _ in range(iterations):
         vertices += TAUBIN_LAMBDA * (laplacian @ vertices)
         vertices += mu * (laplacian @ vertices)
-    moved = Mesh(vertices.astype(np.float32), mesh.faces, mesh.colors)
+    moved = Mesh(vertices.numpy(), mesh.faces, mesh.colors)
     return Mesh(moved.vertices, moved.faces, moved.colors, vertex_normals(moved))
 
 
