@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fakes import ASTRONAUT_LANDMARKS, EllipsoidNet
 
+from conftest import PROJECT_WEIGHTS
 from vrn_studio.bench import (
     STAGES,
     Stats,
@@ -133,3 +134,78 @@ def test_matmul_peaks_are_measured_for_float32_and_int8() -> None:
 
     assert matmul_tflops("cpu", size=128) > 0
     assert matmul_tflops("cpu", torch.int8, size=128) > 0  # torch._int_mm: the int8 bound's peak
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One product run with the built-in model (the project's weights, no per-user folder)."""
+    from vrn_studio.bench.product import run_product
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("vrn_studio.weights.store.user_dir", lambda: tmp_path_factory.mktemp("user-weights"))
+        patch.setattr("vrn_studio.weights.store.project_dir", lambda: PROJECT_WEIGHTS)
+        return run_product(sample_image_path("astronaut"), "cpu", landmarkers=("dlib", "mediapipe", "nope"),
+                           smooth=5, repeat=2, warmup=0, profile_top=8)
+
+
+def test_product_path_times_each_landmarker_with_the_built_in_model(product: dict) -> None:
+    assert product["model"] == "vrn-studio-guided" and product["smooth"] == 5
+    assert set(product["paths"]) == {"dlib", "mediapipe"} and "nope" in product["unavailable"]
+    for path in product["paths"].values():
+        assert {"detect", "network", "isosurface", "bumps", "clean", "photo"} <= set(path["stages"])
+        assert path["total"]["n"] == 2 and path["mesh_vertices"] > 10_000
+        assert path["to_mesh"]["median"] < path["total"]["median"]  # smoothing is the difference
+        assert path["total"]["median"] == pytest.approx(
+            sum(stage["median"] for stage in path["stages"].values()), rel=0.5)
+    functions = product["profile"]["functions"]
+    assert len(functions) == 8 and product["profile"]["landmarker"] == "dlib"
+    own = [row["own_ms"] for row in functions]
+    assert own == sorted(own, reverse=True) and own[0] > 0
+    assert any("conv2d" in row["function"] for row in functions)  # the network shows up by its operators
+
+
+def test_product_needs_an_installed_landmarker() -> None:
+    from vrn_studio.bench.product import run_product
+
+    with pytest.raises(ValueError, match="None of the landmarkers"):
+        run_product(sample_image_path("astronaut"), landmarkers=("nope",), repeat=1, warmup=0)
+
+
+def test_product_tables_and_speedup(product: dict) -> None:
+    from vrn_studio.bench.product import speedup
+    from vrn_studio.bench.runner import result_file_name
+
+    ratio = speedup(product)
+    assert ratio == pytest.approx(product["paths"]["dlib"]["to_mesh"]["median"]
+                                  / product["paths"]["mediapipe"]["to_mesh"]["median"], abs=0.01)
+    assert speedup(product, fast="fan") is None
+    committed = json.loads(min((ROOT / "benchmarks" / "results").glob("*.json")).read_text())
+    result = {"created": "2026-12-06T18:00:00+00:00", "environment": committed["environment"],
+              "settings": {"repeat": 2, "warmup": 0, "product_only": True},
+              "product": {**product, "speedup_mediapipe_over_dlib": ratio}, "peak_rss_mib": 1.0}
+    table = format_markdown(result)
+    assert "FLOP bound" not in table and "Product path: model `vrn-studio-guided`" in table
+    assert "| stage | dlib ms | mediapipe ms |" in table and "| **photo to mesh (all but clean)** |" in table
+    assert "nope: not measured" in table and "Profile of the dlib path" in table
+    assert result_file_name(result).endswith("-2026-12-06-product.json")
+
+
+@pytest.mark.usefixtures("shipped_weights")
+def test_product_live_loop() -> None:
+    from vrn_studio.bench.product import run_product_live
+
+    runs = run_product_live(sample_image_path("astronaut"), "cpu", landmarker="mediapipe", seconds=2.0,
+                            smooths=(0,), runtime="torch")
+    assert [run["smooth"] for run in runs] == [0, 0] and [run["workers"] for run in runs] == [1, 2]
+    for run in runs:
+        assert run["landmarker"] == "mediapipe" and run["runtime"] == "torch"
+        assert run["meshes"] >= 1 and run["no_face"] == 0
+
+
+def test_benchmark_command_product_options() -> None:
+    parser = argparse.ArgumentParser()
+    benchmark_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["benchmark"])
+    assert (args.model, args.product_only) == ("default", False)
+    args = parser.parse_args(["benchmark", "--product-only", "--model", "vrn-studio-guided-v2"])
+    assert (args.model, args.product_only) == ("vrn-studio-guided-v2", True)

@@ -18,8 +18,10 @@ def _mesh_share(path: dict[str, Any]) -> float:
 
 
 def format_markdown(result: dict[str, Any]) -> str:
-    """The result as Markdown: machine, per-stage table, network variants, live path, FLOP bound."""
-    env, flops = result["environment"], result["flops"]
+    """The result as Markdown: machine; the released architecture's per-stage table, network
+    variants, live path and FLOP bound (unless ``product_only``); the product path, its live
+    loop and profile."""
+    env = result["environment"]
     machine = env.get("gpu") or env["cpu"]
     header = (
         f"**{machine}** ({env['device']}; CPU {env['cpu']}, {env['cpu_count']} cores, torch "
@@ -28,6 +30,19 @@ def format_markdown(result: dict[str, Any]) -> str:
         f"{result['settings']['repeat']} runs after {result['settings']['warmup']} warm-up."
     )
     lines = [header, ""]
+    if "paths" in result:
+        lines += _released_lines(result) + [""]
+    if "product" in result:
+        lines += _product_lines(result) + [""]
+    lines += [f"Peak memory: CPU RSS {result['peak_rss_mib']} MiB"
+              + (f", GPU {result['gpu_peak_mib']} MiB." if "gpu_peak_mib" in result else ".")]
+    return "\n".join(lines)
+
+
+def _released_lines(result: dict[str, Any]) -> list[str]:
+    """The released architecture's tables: stages, network variants, live path."""
+    flops = result["flops"]
+    lines: list[str] = []
     paths = result["paths"]
     base, opt = paths["baseline"], paths["optimised"]
     others = [name for name in paths if name != "baseline"]  # optimised, then e.g. "fastest"
@@ -60,7 +75,6 @@ def format_markdown(result: dict[str, Any]) -> str:
             f"{ff.get('mesh_mean_px', 0):.4f} / max {ff.get('mesh_max_px', 0):.4f} px."
         )
     lines += [
-        "",
         summary,
         "",
         f"FLOP bound: {flops['gflop_per_face']} GFLOP ({flops['gmac_per_face']} GMAC) per face; measured fp32 "
@@ -92,9 +106,43 @@ def format_markdown(result: dict[str, Any]) -> str:
                 lines.append(f"| {run['name']} | {run['fps']} | {_ms(run['latency_ms'])} | {run['frames_delivered']} |")
             else:
                 lines.append(f"| {run['name']} | – | {run.get('error', 'too few meshes')} | – |")
-    lines += ["", f"Peak memory: CPU RSS {result['peak_rss_mib']} MiB"
-              + (f", GPU {result['gpu_peak_mib']} MiB." if "gpu_peak_mib" in result else ".")]
-    return "\n".join(lines)
+    return lines
+
+
+def _product_lines(result: dict[str, Any]) -> list[str]:
+    """The product path's tables: stages per landmarker, its live loop, the profile's top."""
+    product = result["product"]
+    if "error" in product:
+        return [f"Product path: not measured ({product['error']})."]
+    paths = product["paths"]
+    names = list(paths)
+    lines = [
+        (f"Product path: model `{product['model']}`, {product['smooth']} smoothing iterations, "
+         f"photo {product['photo']}; one Reconstructor per landmarker, interleaved."),
+        "",
+        "| stage | " + " | ".join(f"{name} ms" for name in names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for stage in paths[names[0]]["stages"]:
+        lines.append(f"| {stage} | " + " | ".join(_ms(paths[n]["stages"][stage]) for n in names) + " |")
+    for total, label in (("to_mesh", "photo to mesh (all but clean)"), ("total", "with smoothing")):
+        lines.append(f"| **{label}** | " + " | ".join(_ms(paths[n][total]) for n in names) + " |")
+    if product.get("speedup_mediapipe_over_dlib"):
+        lines += ["", f"Photo to mesh, dlib over mediapipe: {product['speedup_mediapipe_over_dlib']}x."]
+    for name, why in product["unavailable"].items():
+        lines += ["", f"{name}: not measured ({why})."]
+    if result.get("product_live"):
+        lines += ["", "| product live loop (video file, real time) | meshes/s | latency ms |", "|---|---:|---:|"]
+        for run in result["product_live"]:
+            fps = run.get("fps", "–")
+            latency = _ms(run["latency_ms"]) if "latency_ms" in run else run.get("error", "too few meshes")
+            lines.append(f"| {run['name']} | {fps} | {latency} |")
+    profile = product["profile"]
+    lines += ["", f"Profile of the {profile['landmarker']} path (cProfile, per photo, by own time):", "",
+              "| function | calls | own ms | cumulative ms |", "|---|---:|---:|---:|"]
+    for row in profile["functions"]:
+        lines.append(f"| `{row['function']}` | {row['calls']} | {row['own_ms']} | {row['cumulative_ms']} |")
+    return lines
 
 
 def format_summary(results: list[dict[str, Any]]) -> str:

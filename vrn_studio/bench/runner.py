@@ -1,4 +1,5 @@
-"""One benchmark run: network variants, baseline vs optimised path, product path, live path."""
+"""One benchmark run: network variants, baseline vs optimised path, live path (the released
+architecture), then the product path and its live loop (the model users get)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch
 
 from vrn_studio.bench.live import run_live, write_test_video
 from vrn_studio.bench.measure import environment, matmul_tflops, peak_rss_mib, synchronizer, time_call
+from vrn_studio.bench.product import run_product, run_product_live, speedup
 from vrn_studio.bench.suite import (
     PathConfig,
     cpu_variants,
@@ -62,6 +64,8 @@ def run_benchmark(
     compile: bool = True,
     webcam_seconds: float = 15.0,
     landmarks: np.ndarray | None = None,
+    model: str = "default",
+    product_only: bool = False,
 ) -> dict[str, Any]:
     """Run the whole benchmark and return its result (see docs/benchmarks.md for the fields).
 
@@ -80,6 +84,12 @@ def run_benchmark(
     landmarks : np.ndarray or None, shape (68, 2)
         The photo's landmarks, for machines without dlib's model: detection is then not
         timed and the live path follows the test video's known motion.
+    model : str, default: "default"
+        The model of the product path (:func:`~vrn_studio.bench.product.run_product`): what
+        ``vrn-studio reconstruct`` uses, the built-in model unless the published one is installed.
+    product_only : bool, default: False
+        Measure only the product path and its live loop, not the released architecture's
+        network variants, baseline and optimised paths.
     """
     dev = resolve_device(device)
     photo = photo or sample_image_path("astronaut")
@@ -87,7 +97,31 @@ def run_benchmark(
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "environment": environment(dev),
         "settings": {"repeat": repeat, "warmup": warmup, "compile": compile, "photo": photo.name,
-                     "webcam_seconds": webcam_seconds, "landmarks_given": landmarks is not None},
+                     "webcam_seconds": webcam_seconds, "landmarks_given": landmarks is not None,
+                     "model": model, "product_only": product_only},
+    }
+    if not product_only:
+        result.update(_released_architecture(dev, photo, repeat, warmup, compile, webcam_seconds, landmarks))
+    try:
+        result["product"] = run_product(photo, dev, model=model, repeat=repeat, warmup=warmup)
+        result["product"]["speedup_mediapipe_over_dlib"] = speedup(result["product"])
+        if webcam_seconds > 0:
+            result["product_live"] = run_product_live(photo, dev, model=model, seconds=webcam_seconds)
+    except ValueError as exc:  # no landmarker installed: the rest of the run still counts
+        result["product"] = {"error": str(exc)}
+    result["peak_rss_mib"] = round(peak_rss_mib(), 1)
+    if dev.type == "cuda":
+        result["gpu_peak_mib"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
+    return result
+
+
+def _released_architecture(
+    dev: torch.device, photo: Path, repeat: int, warmup: int, compile: bool, webcam_seconds: float,
+    landmarks: np.ndarray | None,
+) -> dict[str, Any]:
+    """The released architecture's sections: FLOP bound, network variants, baseline vs optimised
+    path, ``Reconstructor.reconstruct`` and the live path (see :func:`run_benchmark`)."""
+    result: dict[str, Any] = {
         "inputs": "released VRN architecture (19.2M parameters) with random weights whose rescaled logits "
                   "are added to a synthetic head with two detached blobs (vrn_studio.bench.synthetic); "
                   "timing does not depend on weight values",
@@ -146,9 +180,6 @@ def run_benchmark(
     if webcam_seconds > 0:
         fast = (fastest, built[fastest]) if fastest != best else None
         result["live"] = _live(built[variants[0].name], rec, best, photo, webcam_seconds, landmarks, fast)
-    result["peak_rss_mib"] = round(peak_rss_mib(), 1)
-    if dev.type == "cuda":
-        result["gpu_peak_mib"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
     return result
 
 
@@ -181,12 +212,14 @@ def _live(
 
 
 def result_file_name(result: dict[str, Any]) -> str:
-    """``<device>-<processor or GPU>-<date>.json``, e.g. ``cpu-amd-epyc-2026-11-25.json``."""
+    """``<device>-<processor or GPU>-<date>.json``, e.g. ``cpu-amd-epyc-2026-11-25.json``
+    (``...-product.json`` for a product-only run)."""
     env = result["environment"]
     machine = env.get("gpu") or env["cpu"]
     slug = re.sub(r"[^a-z0-9]+", "-", str(machine).lower()).strip("-")[:40]
     device = str(env["device"]).split(":")[0]
-    return f"{device}-{slug}-{result['created'][:10]}.json"
+    part = "-product" if result["settings"].get("product_only") else ""
+    return f"{device}-{slug}-{result['created'][:10]}{part}.json"
 
 
 def as_json(value: Any) -> Any:

@@ -17,8 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "benchmark",
         help="time every stage (baseline vs optimised), the network's variants and the live path",
         description="Time every pipeline stage, the naive baseline and the optimised path in the same run, "
-        "the network's variants (channels_last, compile, fp16/bf16...) and the live path on a video file. "
-        "Uses the released architecture with random weights (no download needed).",
+        "the network's variants (channels_last, compile, fp16/bf16...) and the live path on a video file, "
+        "with the released architecture and random weights (no download needed); then the product path: "
+        "the model users get with each installed landmarker (dlib, mediapipe) in the same run, its live loop "
+        "and a profile of its stages.",
     )
     p.add_argument("--device", default="auto", help="network device: auto, cpu, cuda, cuda:1 (default: auto)")
     p.add_argument("--photo", type=Path, help="photo to reconstruct (default: the astronaut sample)")
@@ -31,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--landmarks", type=Path,
                    help="the photo's landmarks JSON (as vrn-studio reconstruct writes it): skips dlib, for "
                    "machines without its model; detection is then not timed")
+    p.add_argument("--model", default="default",
+                   help="model of the product path (default: default, the built-in model unless the published "
+                   "weights are installed)")
+    p.add_argument("--product-only", action="store_true",
+                   help="measure only the product path (the model users get, each installed landmarker, the live "
+                   "loop, a profile), not the released architecture's variants and baseline")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"),
                    help="folder for the JSON result (default: benchmarks/results)")
     p.set_defaults(func=run)
@@ -45,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     if args.landmarks is not None:
         landmarks = np.asarray(json.loads(args.landmarks.read_text())["landmarks_photo"], np.float64)
     result = run_benchmark(device=args.device, photo=args.photo, repeat=args.repeat, warmup=args.warmup,
-                           compile=args.compile, webcam_seconds=args.webcam_seconds, landmarks=landmarks)
+                           compile=args.compile, webcam_seconds=args.webcam_seconds, landmarks=landmarks,
+                           model=args.model, product_only=args.product_only)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / result_file_name(result)
     atomic_write(path, (json.dumps(as_json(result), indent=1) + "\n").encode("utf-8"), overwrite=True)
