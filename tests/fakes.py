@@ -25,14 +25,15 @@ ASTRONAUT_LANDMARKS = np.asarray(
 
 
 class EllipsoidNet(VRN):
-    """A VRN whose output is a fixed head-sized ellipsoid plus one detached blob."""
+    """A VRN whose output is a fixed head-sized ellipsoid plus (``blob``) one detached blob."""
 
-    def __init__(self) -> None:
+    def __init__(self, blob: bool = True) -> None:
         super().__init__(features=8, stacks=1, hourglass_depth=1)
         d, y, x = np.mgrid[0:200, 0:192, 0:192].astype(np.float32)
-        head = ((x - 95.5) / 60) ** 2 + ((y - 95.5) / 75) ** 2 + ((d - 100) / 80) ** 2
-        blob = ((x - 20) / 6) ** 2 + ((y - 20) / 6) ** 2 + ((d - 150) / 12) ** 2
-        self.register_buffer("volume", torch.from_numpy(np.where((head < 1) | (blob < 1), 0.95, 0.01)))
+        inside = ((x - 95.5) / 60) ** 2 + ((y - 95.5) / 75) ** 2 + ((d - 100) / 80) ** 2 < 1
+        if blob:
+            inside |= ((x - 20) / 6) ** 2 + ((y - 20) / 6) ** 2 + ((d - 150) / 12) ** 2 < 1
+        self.register_buffer("volume", torch.from_numpy(np.where(inside, 0.95, 0.01)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.volume.to(x.dtype)[None].expand(x.shape[0], -1, -1, -1)
@@ -42,8 +43,8 @@ class SlowReconstructor(Reconstructor):
     """A Reconstructor on :class:`EllipsoidNet` that sleeps ``delay`` seconds after each stage,
     so tests can watch progress, cancel mid-run and check the UI keeps ticking."""
 
-    def __init__(self, delay: float = 0.3, **options: Any) -> None:
-        super().__init__(EllipsoidNet(), **{"landmarker": "dlib", "device": "cpu", **options})
+    def __init__(self, delay: float = 0.3, blob: bool = True, **options: Any) -> None:
+        super().__init__(EllipsoidNet(blob), **{"landmarker": "dlib", "device": "cpu", **options})
         self.delay = delay
 
     def iter_stages(self, image: ImageSource, **options: Any) -> Generator[StageDone, None, Result]:  # noqa: D102

@@ -18,6 +18,7 @@ from PySide6.QtGui import QDropEvent, QImage
 from vrn_studio.gui.main_window import NO_MODEL_TEXT, MainWindow, build_reconstructor, qimage_to_rgb
 from vrn_studio.gui.settings import AppSettings, SettingsStore
 from vrn_studio.image import sample_image_path
+from vrn_studio.mesh import DEFAULT_SMOOTH
 from vrn_studio.pipeline import Reconstructor
 
 ASTRONAUT = sample_image_path("astronaut")
@@ -65,6 +66,20 @@ def test_before_after_toggle_changes_the_render(qtbot, make_window) -> None:
     window.before_action.setChecked(False)
     qtbot.wait(50)
     assert np.abs(window.viewport.screenshot().astype(int) - after.astype(int)).max() < 40
+
+
+def test_raw_surface_toggle_shows_the_mesh_before_smoothing(qtbot, make_window) -> None:
+    from fakes import SlowReconstructor
+
+    window = make_window(factory=lambda settings: SlowReconstructor(delay=0, blob=False, smooth=60))
+    _open_and_wait(qtbot, window)
+    assert window.result.removed.is_empty and window.result.mesh_clean is not None  # no bumps: only smoothing
+    assert "raw" in window.before_action.text().lower()
+    smoothed = window.viewport.screenshot()
+    window.before_action.setChecked(True)
+    qtbot.wait(50)
+    raw = window.viewport.screenshot()
+    assert (np.abs(raw.astype(int) - smoothed.astype(int)).sum(axis=2) > 40).sum() > 50  # the voxel steps
 
 
 def test_ui_keeps_ticking_and_cancel_stops_the_run(qtbot, make_window) -> None:
@@ -202,9 +217,11 @@ def test_live_view_runs_int8_on_a_cpu_and_photos_the_chosen_runtime(qtbot, make_
     store = SettingsStore(tmp_path / "cpu.ini")
     store.save(AppSettings(device="cpu"))  # runtime "torch", live runtime "auto"
     runtimes: list[str] = []
+    cleaning: list[tuple[int, int]] = []
 
     def factory(settings: AppSettings) -> Reconstructor:
         runtimes.append(settings.runtime)
+        cleaning.append((settings.smooth, settings.triangles))
         return SlowReconstructor(delay=0.0)
 
     window = make_window(factory=factory, store=store)
@@ -214,6 +231,7 @@ def test_live_view_runs_int8_on_a_cpu_and_photos_the_chosen_runtime(qtbot, make_
         window.start_webcam(str(_write_clip(tmp_path / "clip.mp4")))
     window.stop_webcam()
     assert runtimes == ["torch", "onnxruntime-int8"]
+    assert cleaning == [(DEFAULT_SMOOTH, 0), (0, 0)]  # the live preview skips smoothing
 
 
 def test_settings_and_recent_files_persist(qtbot, make_window, tmp_path) -> None:

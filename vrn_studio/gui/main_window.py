@@ -200,13 +200,17 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- building
     def _reconstructor_factory(self, *, live: bool = False) -> Callable[[], Reconstructor]:
         """A factory of the Reconstructor for the current settings, called in a worker thread;
-        ``live``: the webcam's, whose runtime is the live view's (int8 on a CPU by default)."""
+        ``live``: the webcam's, a preview: its runtime is the live view's (int8 on a CPU by
+        default) and it neither smooths nor decimates (60 smoothing iterations halve the live
+        frame rate on a 2-core CPU, 8.0 -> 4.2 meshes/s, docs/benchmarks.md); a frozen frame is
+        reconstructed again with the full settings."""
         settings, factory = replace(self.settings), self._factory
 
         def build() -> Reconstructor:
             if not live:
                 return factory(settings)
-            return factory(replace(settings, runtime=live_runtime(settings.live_runtime, settings.device)))
+            runtime = live_runtime(settings.live_runtime, settings.device)
+            return factory(replace(settings, runtime=runtime, smooth=0, triangles=0))
 
         return build
 
@@ -283,8 +287,8 @@ class MainWindow(QMainWindow):
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         view = bar.addMenu("&View")
-        self.before_action = self._action(view, "Show &before bump removal", self.viewport.set_show_before, "B",
-                                          checkable=True)
+        self.before_action = self._action(view, "Show &raw surface (before bump removal and smoothing)",
+                                          self.viewport.set_show_before, "B", checkable=True)
         self.removed_action = self._action(view, "&Highlight removed bumps", self.viewport.set_highlight_removed,
                                            "H", checkable=True)
         self.wire_action = self._action(view, "&Wireframe", self.viewport.set_wireframe, "W", checkable=True)

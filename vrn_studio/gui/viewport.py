@@ -262,7 +262,7 @@ class Viewport(QWidget):
         self._apply()
 
     def set_show_before(self, on: bool) -> None:
-        """True: the raw mesh (before bump removal); False: the cleaned mesh."""
+        """True: the raw mesh (before bump removal and smoothing); False: the cleaned mesh."""
         self._show_before = bool(on)
         self._apply()
 
