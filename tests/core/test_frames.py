@@ -44,6 +44,10 @@ def test_volume_index_to_crop_space_mesh() -> None:
     # 0 at d + 4, linear between) crosses the iso level.
     top = mesh.vertices[:, 2].max()
     assert top == pytest.approx((d + 3 + (1 - DEFAULT_LEVEL)) * 0.5, abs=1e-4)
+    # And back: crop (x, y, z) -> volume index (z / 0.5, y, x) lands in the cube's voxel.
+    cx, cy, cz = centre
+    assert blob_volume(d, y, x)[round(cz / 0.5), round(cy), round(cx)] == 1.0
+    assert (round(cz / 0.5), round(cy), round(cx)) == (d, y, x)
 
 
 def test_crop_space_mesh_to_photo_space_mesh() -> None:
@@ -51,6 +55,7 @@ def test_crop_space_mesh_to_photo_space_mesh() -> None:
     photo = mesh_to_photo(crop_point, T).vertices[0]
     np.testing.assert_allclose(photo, [(50 + 40) / 0.75, (80 + 12.5) / 0.75, 30 / 0.75], rtol=1e-6)
     np.testing.assert_allclose(T.to_crop(photo[None, :2].astype(np.float64))[0], [50, 80], atol=1e-4)
+    np.testing.assert_allclose(photo[2] * T.scale, 30, rtol=1e-6)  # depth scales with x and y: back by the same factor
 
 
 def test_viewer_frame_flips_y_and_keeps_the_face_towards_plus_z() -> None:
@@ -108,3 +113,4 @@ def test_crop_space_to_millimetres(result: Result) -> None:
     assert mm[2] == pytest.approx(solid.size_mm[2], abs=1e-3)  # the nose tip is the print's highest point
     right = np.array([tip[0] + 10 / solid.mm_per_pixel, tip[1], tip[2]])  # 10 mm further along x
     np.testing.assert_allclose(solid.from_crop(right[None])[0] - mm, [10.0, 0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(solid.to_crop(mm[None])[0], tip, atol=1e-9)  # and back to crop pixels

@@ -126,6 +126,29 @@ class PrintableMesh:
         """
         return _crop_to_print(np.asarray(points, np.float64), self.origin_crop, self.mm_per_pixel)
 
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """Points of this print's frame (millimetres) back in crop pixels: :meth:`from_crop`'s inverse.
+
+        Parameters
+        ----------
+        points : array_like, shape (N, 3)
+            Points in millimetres in the frame of :attr:`mesh`.
+
+        Returns
+        -------
+        np.ndarray, shape (N, 3), float64
+            The same points in crop pixels (x, y down, z towards the camera).
+
+        Examples
+        --------
+        >>> p = PrintableMesh(Mesh.empty(), 0.5, (1.0, 1.0, 1.0), 0.0, (10.0, 20.0, 30.0))
+        >>> p.to_crop(p.from_crop(np.array([[12.0, 18.0, 40.0]]))).tolist()
+        [[12.0, 18.0, 40.0]]
+        """
+        ox, oy, oz = self.origin_crop
+        pixels = np.asarray(points, np.float64) / self.mm_per_pixel
+        return np.column_stack([pixels[:, 0] + ox, oy - pixels[:, 1], pixels[:, 2] + oz])
+
 
 def printable_mesh(
     mesh: Mesh,
