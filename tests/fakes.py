@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from vrn_studio.image import ImageSource, load_image, sample_image_path
+from vrn_studio.mesh import Mesh
 from vrn_studio.model import VRN
 from vrn_studio.pipeline import Reconstructor, Result, StageDone
 
@@ -83,3 +84,11 @@ class FakeCamera:
 
     def release(self) -> None:
         self.released = True
+
+
+def pinched(mesh: Mesh) -> Mesh:
+    """``mesh`` less its first triangle and another touching it at one corner only: two holes
+    that share a vertex, which no repair closes into a manifold solid."""
+    touching = np.isin(mesh.faces, mesh.faces[0])
+    corner_only = np.flatnonzero(touching.sum(axis=1) == 1)[0]
+    return Mesh(mesh.vertices, np.delete(mesh.faces, [0, corner_only], axis=0))

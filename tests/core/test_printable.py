@@ -10,6 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 import trimesh
+from fakes import pinched
 from volumes import head, with_blobs
 
 from vrn_studio.errors import ExportError
@@ -178,13 +179,25 @@ def test_a_non_manifold_mesh_raises_a_clear_error(face: Mesh) -> None:
 
 
 def test_a_pinched_hole_raises_a_clear_error(face: Mesh) -> None:
-    first = face.faces[0]
-    # Another triangle touching the first at one corner only: their holes share that vertex.
-    touching = np.isin(face.faces, first)
-    corner_only = np.flatnonzero(touching.sum(axis=1) == 1)[0]
-    pinched = Mesh(face.vertices, np.delete(face.faces, [0, corner_only], axis=0))
     with pytest.raises(ExportError, match="pinched"):
-        printable_mesh(pinched, EYES)
+        printable_mesh(pinched(face), EYES)
+
+
+def test_cli_stl_of_a_mesh_with_a_pinched_hole_is_a_one_line_error(tmp_path, monkeypatch, capsys) -> None:
+    from fakes import EllipsoidNet
+
+    from vrn_studio.cli.main import main
+    from vrn_studio.pipeline import Reconstructor
+
+    monkeypatch.setattr("vrn_studio.cli.reconstruct_cmd.Reconstructor", lambda *a, **k: Reconstructor(
+        EllipsoidNet(), landmarker="dlib", device="cpu"))
+    monkeypatch.setattr("vrn_studio.pipeline.save.printable_mesh",
+                        lambda mesh, *a, **k: printable_mesh(pinched(mesh), *a, **k))
+    out = tmp_path / "out"
+    assert main(["reconstruct", "-o", str(out), "-f", "print-stl"]) != 0
+    captured = capsys.readouterr()
+    assert "pinched" in captured.err and "Traceback" not in captured.err + captured.out
+    assert not list(out.glob("*.stl")) and not list(out.glob("*.tmp*"))  # nothing under a final name
 
 
 @pytest.mark.parametrize(

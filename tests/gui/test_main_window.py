@@ -146,6 +146,42 @@ def test_export_error_is_shown_not_raised(qtbot, make_window, tmp_path) -> None:
     assert "does not exist" in window.message.label.text()
 
 
+def test_stl_of_a_mesh_with_a_pinched_hole_is_a_message(qtbot, make_window, tmp_path, monkeypatch) -> None:
+    from fakes import pinched
+
+    from vrn_studio.mesh import printable_mesh
+
+    monkeypatch.setattr("vrn_studio.pipeline.save.printable_mesh",
+                        lambda mesh, *a, **k: printable_mesh(pinched(mesh), *a, **k))
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    window.export("print-stl", tmp_path / "face.stl", interocular_mm=70.0)
+    qtbot.waitUntil(lambda: window.message.isVisible(), timeout=30_000)
+    assert "pinched" in window.message.label.text()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_print_dialog_asks_for_the_eye_corner_distance_and_a_base(qtbot, make_window, tmp_path, monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    answers = iter([(66.0, True), (4.0, True)])
+    questions: list[str] = []
+
+    def get_double(parent, title, label, *args):
+        questions.append(label)
+        return next(answers)
+
+    monkeypatch.setattr(QInputDialog, "getDouble", staticmethod(get_double))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a: (str(tmp_path / "face.stl"), "")))
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    calls = []
+    monkeypatch.setattr(window, "export", lambda name, path, **options: calls.append((name, path, options)))
+    window.export_dialog("print-stl")
+    assert calls == [("print-stl", tmp_path / "face.stl", {"interocular_mm": 66.0, "base_mm": 4.0})]
+    assert "eyes" in questions[0] and "Base" in questions[1]
+
+
 def test_the_built_in_model_reconstructs_the_sample_by_default(qtbot, make_window, shipped_weights) -> None:
     window = make_window(factory=build_reconstructor)  # the app's own factory: settings say "default"
     _open_and_wait(qtbot, window)

@@ -555,7 +555,14 @@ class MainWindow(QMainWindow):
             )
             if not ok:
                 return
-            options["interocular_mm"] = interocular
+            base, ok = QInputDialog.getDouble(
+                self, EXPORT_LABELS[name],
+                "Base under the face, in mm (0: none; the face stands on a plate this thick):",
+                0.0, 0.0, 30.0, 1,
+            )
+            if not ok:
+                return
+            options.update(interocular_mm=interocular, base_mm=base)
         stem = self.current_path.stem if self.current_path is not None else "face"
         suggested = str(Path(self.settings.last_dir or ".") / output_file_name(name, stem))
         path, _ = QFileDialog.getSaveFileName(self, EXPORT_LABELS[name], suggested)
