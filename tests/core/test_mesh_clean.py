@@ -97,3 +97,38 @@ def test_decimation_to_more_faces_than_there_are_returns_the_mesh(ball: tuple[Me
     assert decimate_mesh(ball[0], ball[0].n_faces) is ball[0]
     with pytest.raises(ValueError):
         decimate_mesh(ball[0], 3)
+
+
+@pytest.fixture(scope="module")
+def staircase() -> Mesh:
+    """An unsmoothed voxel head cut open at the back (VRN-like: binary volume, open boundary)."""
+    from fakes import EllipsoidNet
+
+    mesh = volume_to_mesh(EllipsoidNet(blob=False).volume.numpy())
+    front = (mesh.vertices[mesh.faces][:, :, 2] > 40).all(axis=1)
+    return Mesh(mesh.vertices, mesh.faces[front], mesh.colors)
+
+
+def test_decimation_of_a_cut_open_staircase_reaches_the_target_and_stays_manifold(staircase: Mesh) -> None:
+    small = decimate_mesh(staircase, 12_000)
+    assert 10_800 <= small.n_faces <= 12_000 < staircase.n_faces  # one pass alone stops far above
+    assert edge_use(small).max() <= 2  # open (uses of 1) and manifold
+    assert len(np.unique(np.sort(small.faces, axis=1), axis=0)) == small.n_faces
+
+
+def test_decimation_says_when_it_stops_short(staircase: Mesh, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="vrn_studio.mesh.clean"):
+        small = decimate_mesh(staircase, 500)
+    if small.n_faces > 550:
+        assert "Decimation stopped at" in caplog.text and "smooth it first" in caplog.text
+    else:
+        assert not caplog.text
+
+
+def test_an_edge_of_three_triangles_keeps_its_two_largest() -> None:
+    from vrn_studio.mesh.clean import _manifold_edges
+
+    fins = np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4], [2, 1, 5]])  # edge 0-1 in the first three
+    area = np.array([3.0, 1.0, 2.0, 5.0])
+    kept, kept_area = _manifold_edges(fins, area)
+    assert kept.tolist() == [[0, 1, 2], [0, 1, 4], [2, 1, 5]] and kept_area.tolist() == [3.0, 2.0, 5.0]
