@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import trimesh
 
 from vrn_studio import Reconstructor
 from vrn_studio.cli.main import main as cli_main
@@ -69,6 +70,8 @@ def test_readme_first_command_writes_a_mesh(shipped_weights: Path, tmp_path: Pat
     assert cli_main(["reconstruct", "-o", str(tmp_path), "--landmarker", "dlib"]) == 0
     meshes = sorted(p.name for p in tmp_path.iterdir() if p.suffix in {".obj", ".ply", ".glb", ".stl"})
     assert meshes, f"no mesh written: {sorted(p.name for p in tmp_path.iterdir())}"
+    textured = trimesh.load(tmp_path / "astronaut_textured.glb", force="mesh")
+    assert textured.visual.kind == "texture" and textured.visual.material.baseColorTexture.size[0] > 64
     out = capsys.readouterr().out
     assert BUILT_IN in out
     assert ", no bumps\n" in out or ", removed 1 bump(s) of " in out
