@@ -282,3 +282,66 @@ def test_cuda_meshes_like_the_cpu() -> None:
     assert_same_mesh(gpu_mesh, cpu_mesh)
     assert gpu_split.removed_sizes == cpu_split.removed_sizes
     np.testing.assert_array_equal(gpu_split.kept.faces, cpu_split.kept.faces)
+
+
+@pytest.fixture(scope="module")
+def host_and_device_results() -> tuple:
+    from fakes import EllipsoidNet
+
+    from vrn_studio.image import sample_image_path
+    from vrn_studio.pipeline import Reconstructor
+
+    photo = sample_image_path("astronaut")
+    host = Reconstructor(EllipsoidNet(), landmarker="dlib", device="cpu", mesh_on="host", smooth=5)
+    device = Reconstructor(EllipsoidNet(), landmarker="dlib", device="cpu", mesh_on="device", smooth=5)
+    assert not host.mesh_on_device and device.mesh_on_device
+    return host.reconstruct(photo), device.reconstruct(photo), host, device, photo
+
+
+def _same_result(a, b) -> None:
+    np.testing.assert_array_equal(a.volume, b.volume)
+    np.testing.assert_array_equal(a.mesh_raw.faces, b.mesh_raw.faces)
+    np.testing.assert_allclose(a.mesh_raw.vertices, b.mesh_raw.vertices, atol=1e-4)
+    assert a.bumps.removed_sizes == b.bumps.removed_sizes and len(a.bumps.removed_sizes) == 1  # the blob
+    np.testing.assert_array_equal(a.bumps.kept.faces, b.bumps.kept.faces)
+    np.testing.assert_allclose(a.mesh_photo.vertices, b.mesh_photo.vertices, atol=1e-3)
+
+
+def test_the_pipeline_meshes_on_the_device_as_on_the_host(host_and_device_results) -> None:
+    host, device, *_ = host_and_device_results
+    _same_result(host, device)
+    assert device.mesh_clean is not None and set(device.timings) == set(host.timings)
+
+
+def test_every_pipeline_path_meshes_on_the_device(host_and_device_results) -> None:
+    host, _, _, device_rec, photo = host_and_device_results
+    (every,) = device_rec.reconstruct_faces(photo, faces="all")
+    _same_result(host, every)
+    ((_, batched),) = list(device_rec.reconstruct_many([photo], batch_size=2))
+    _same_result(host, batched)
+    unbumped = device_rec.reconstruct(photo, remove_bumps=False)
+    assert unbumped.bumps.removed_sizes == () and unbumped.bumps.kept.n_faces == host.mesh_raw.n_faces
+
+
+def test_mesh_on_is_checked() -> None:
+    from fakes import EllipsoidNet
+
+    from vrn_studio.pipeline import Reconstructor
+
+    with pytest.raises(ValueError, match="mesh_on"):
+        Reconstructor(EllipsoidNet(), device="cpu", mesh_on="gpu")  # type: ignore[arg-type]
+    assert not Reconstructor(EllipsoidNet(), device="cpu").mesh_on_device  # auto: the host on a CPU
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_auto_meshes_on_a_cuda_device() -> None:
+    from fakes import EllipsoidNet
+
+    from vrn_studio.image import sample_image_path
+    from vrn_studio.pipeline import Reconstructor
+
+    photo = sample_image_path("astronaut")
+    gpu = Reconstructor(EllipsoidNet(), landmarker="dlib", device="cuda")
+    assert gpu.mesh_on_device
+    on_host = Reconstructor(EllipsoidNet(), landmarker="dlib", device="cuda", mesh_on="host")
+    _same_result(on_host.reconstruct(photo), gpu.reconstruct(photo))
