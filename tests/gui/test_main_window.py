@@ -401,10 +401,10 @@ def test_compare_with_scan_shows_a_heat_map_with_a_colour_bar(qtbot, make_window
     scan = tmp_path / "scan.ply"
     trimesh.Trimesh(vertices, mesh.faces, process=False).export(scan)
     before = window.viewport.screenshot()
-    window.compare_with(scan)
+    window.compare_with(scan, units="mm")
     qtbot.waitUntil(lambda: window.viewport.shows_heatmap or window.message.isVisible(), timeout=60_000)
     assert not window.message.isVisible(), window.message.label.text()
-    assert "Compared with scan.ply" in window.stage_label.text()
+    assert "Compared with scan.ply" in window.stage_label.text() and " mm \u00b7 NME" in window.stage_label.text()
     qtbot.wait(100)
     shot = window.viewport.screenshot()
     assert not np.array_equal(shot, before)
@@ -419,6 +419,19 @@ def test_compare_with_scan_shows_a_heat_map_with_a_colour_bar(qtbot, make_window
     assert "notes.txt" in window.message.label.text() and window.viewport.shows_heatmap
     window.rerun()
     qtbot.waitUntil(lambda: not window.viewport.shows_heatmap, timeout=60_000)
+
+
+def test_compare_dialog_asks_for_the_scan_and_its_unit(qtbot, make_window, tmp_path, monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a: (str(tmp_path / "scan.obj"), "")))
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda parent, title, label, items, *a: ("cm", True)))
+    window = make_window()
+    _open_and_wait(qtbot, window)
+    calls = []
+    monkeypatch.setattr(window, "compare_with", lambda scan, units: calls.append((scan, units)))
+    window.compare_dialog()
+    assert calls == [(tmp_path / "scan.obj", "cm")]
 
 
 def window_export(qtbot, window: MainWindow, path: Path) -> list[Path]:

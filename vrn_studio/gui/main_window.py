@@ -79,6 +79,9 @@ NO_MODEL_TEXT = (
     "Open Models \u25b8 Weights manager to download or import vrn-unguided."
 )
 
+SCAN_UNITS: tuple[str, ...] = ("scan units", "mm", "cm", "m")
+"""Length units File > Compare with scan offers for the scan (the user may type another)."""
+
 ReconstructorFactory = Callable[[AppSettings], Reconstructor]
 
 
@@ -588,12 +591,16 @@ class MainWindow(QMainWindow):
             self, "Compare with scan", self.settings.last_dir,
             "Meshes (*.obj *.ply *.stl *.glb *.gltf *.off *.3mf);;All files (*)",
         )
-        if path:
-            self.compare_with(Path(path))
+        if not path:
+            return
+        units, ok = QInputDialog.getItem(self, "Compare with scan", "The scan's length unit (labels the distances):",
+                                         list(SCAN_UNITS), 0, True)
+        if ok:
+            self.compare_with(Path(path), units=units.strip() or SCAN_UNITS[0])
 
-    def compare_with(self, scan: Path) -> None:
+    def compare_with(self, scan: Path, *, units: str = SCAN_UNITS[0]) -> None:
         """Align the mesh on show onto ``scan`` in a worker and show the distances as a heat map
-        (:func:`~vrn_studio.eval.compare_meshes`; distances in the scan's unit)."""
+        (:func:`~vrn_studio.eval.compare_meshes`; distances in the scan's unit, named ``units``)."""
         result = self.result
         if result is None or result.mesh is None:
             return
@@ -603,12 +610,12 @@ class MainWindow(QMainWindow):
             if self.result is not result:
                 return
             self.viewport.show_heatmap(to_viewer_frame(comparison.aligned, CROP_SIZE), comparison.vmax,
-                                       "distance (scan units)")
+                                       f"distance ({units})")
             numbers = comparison.summary()
             self.removed_label.setText("")
             self.stage_label.setText(
                 f"Compared with {scan.name}: mean {numbers['mean']:.3g}, 90 % under {numbers['p90']:.3g}, "
-                f"max {numbers['max']:.3g} scan units \u00b7 NME {comparison.nme:.4f} "
+                f"max {numbers['max']:.3g} {units} \u00b7 NME {comparison.nme:.4f} "
                 f"({comparison.normaliser_kind}) \u00b7 Face \u25b8 Reconstruct again (F5) goes back"
             )
 
