@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         reconstruct_cmd,
         synthesize_cmd,
         train_cmd,
+        video_cmd,
         weights_cmd,
     )
 
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (reconstruct_cmd, gui_cmd, weights_cmd, info_cmd, benchmark_cmd, evaluate_cmd, compare_cmd,
-                   synthesize_cmd, train_cmd):
+                   synthesize_cmd, train_cmd, video_cmd):
         module.register(sub)
     return parser
 

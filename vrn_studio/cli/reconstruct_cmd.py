@@ -33,6 +33,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "-f", "--formats", default=",".join(DEFAULT_OUTPUTS),
         help=f"comma-separated outputs (default: %(default)s); available: {', '.join(output_names())}",
     )
+    add_model_options(p)
+    p.add_argument("--faces", type=_face_choice, default=None, metavar="all|N",
+                   help="which faces of each photo: all, or face N (1 = the largest); outputs are named "
+                   "STEM_faceN.* (default: the largest face only, named STEM.*)")
+    p.add_argument("--interocular-mm", type=_positive, default=ADULT_OUTER_INTEROCULAR_MM, metavar="MM",
+                   help="print-stl / print-3mf: distance between the outer eye corners in mm, which sets the "
+                   f"print's scale (default: {ADULT_OUTER_INTEROCULAR_MM} mm, the adult mean)")
+    p.add_argument("--base-mm", type=_positive, default=0.0, metavar="MM",
+                   help="print-stl / print-3mf: thickness of a base slab behind the face (default: none)")
+    p.add_argument("--frame", choices=("crop", "photo"), default="crop",
+                   help="mesh coordinates: crop pixels, or the photo's pixels (to lay over it)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.set_defaults(func=run)
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """The options that build the :class:`Reconstructor` (model, device, landmarker, runtime,
+    meshing, bump removal, smoothing, decimation), shared by ``reconstruct`` and ``video``."""
     p.add_argument("--model", default="default", help="model name or .safetensors path (default: best installed)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="network precision")
@@ -58,18 +76,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "the marching-cubes surface")
     p.add_argument("--triangles", type=_at_least(4), dest="target_faces", metavar="N",
                    help="decimate the mesh to about N triangles (after smoothing)")
-    p.add_argument("--faces", type=_face_choice, default=None, metavar="all|N",
-                   help="which faces of each photo: all, or face N (1 = the largest); outputs are named "
-                   "STEM_faceN.* (default: the largest face only, named STEM.*)")
-    p.add_argument("--interocular-mm", type=_positive, default=ADULT_OUTER_INTEROCULAR_MM, metavar="MM",
-                   help="print-stl / print-3mf: distance between the outer eye corners in mm, which sets the "
-                   f"print's scale (default: {ADULT_OUTER_INTEROCULAR_MM} mm, the adult mean)")
-    p.add_argument("--base-mm", type=_positive, default=0.0, metavar="MM",
-                   help="print-stl / print-3mf: thickness of a base slab behind the face (default: none)")
-    p.add_argument("--frame", choices=("crop", "photo"), default="crop",
-                   help="mesh coordinates: crop pixels, or the photo's pixels (to lay over it)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.set_defaults(func=run)
 
 
 def _at_least(low: int) -> Callable[[str], int]:
@@ -114,7 +120,9 @@ def iter_images(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
-def _reconstructor(args: argparse.Namespace) -> Reconstructor:
+def build_reconstructor(args: argparse.Namespace) -> Reconstructor:
+    """The Reconstructor of :func:`add_model_options`' arguments; without weights for the
+    default model, one that stops after the crop (and says so)."""
     options = dict(
         landmarker=args.landmarker, device=args.device, dtype=DTYPES[args.dtype], norm=args.norm,
         level=args.level, bump_mode=args.bump_mode, min_fraction=args.min_fraction, runtime=args.runtime,
@@ -138,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     paths = list(iter_images(args.paths)) if args.paths else [sample_image_path()]
     if not paths:
         raise VrnStudioError(f"No images found in {', '.join(map(str, args.paths))}")
-    rec = _reconstructor(args)
+    rec = build_reconstructor(args)
     failures = 0
     bar = tqdm(paths, unit="photo", disable=len(paths) < 2, file=sys.stderr)
     for path in bar:

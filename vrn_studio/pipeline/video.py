@@ -1,0 +1,275 @@
+"""Video to 3D: every (n-th) frame of a video file reconstructed with face tracking, one mesh per
+frame and one table of landmarks and head pose, resumable after an interruption.
+
+The video is read frame by frame (bounded memory, any length). Detection runs on the first
+frame and every :data:`~vrn_studio.pipeline.tracking.REDETECT_EVERY` reconstructed frames; in
+between the face box follows the previous frame's landmarks, as the app's live view does, and
+a quick detection around the box (:func:`~vrn_studio.pipeline.tracking.face_in_box`) checks
+that the face is still there, so frames without one are marked as such.
+Each frame's mesh (photo pixels, upright: the ``frame="photo"`` of
+:func:`~vrn_studio.pipeline.save_result`) is written atomically *before* its row is appended
+to the table ``frames.jsonl`` (one JSON object per line, flushed and synced), so after a kill
+every row names a complete file; ``resume=True`` skips the frames whose row and mesh are
+there and redoes the rest.
+
+>>> from vrn_studio.pipeline.video import frame_stem
+>>> frame_stem(42)
+'frame_000042'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vrn_studio.errors import ExportError, NoFaceError, VrnStudioError
+from vrn_studio.eval.dataset import read_mesh
+from vrn_studio.face.mediapipe import MEDIAPIPE_TO_IBUG68
+from vrn_studio.image import RESOURCES_DIR
+from vrn_studio.pipeline.reconstructor import Reconstructor
+from vrn_studio.pipeline.save import save_result
+from vrn_studio.pipeline.tracking import REDETECT_EVERY, FaceTracker, face_in_box
+
+TABLE_NAME = "frames.jsonl"
+"""The per-frame table in the output folder: one JSON object per reconstructed frame."""
+
+CANONICAL_FACE = RESOURCES_DIR / "canonical_face_model.obj"
+"""MediaPipe's canonical face (Apache 2.0; centimetres, y up, face towards +z): the 3D points
+that :func:`head_pose` fits the 68 landmarks to."""
+
+
+class VideoError(VrnStudioError):
+    """A video file that cannot be read, or holds no frame."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe_video` finds: frames per second (as the container states it),
+    frame count (the container's figure, 0 when it does not know), frame size in pixels."""
+
+    path: Path
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class VideoRun:
+    """What :func:`reconstruct_video` did: frames reconstructed now, frames found complete
+    from an earlier run (``resumed``), frames without a face, the table's path."""
+
+    reconstructed: int
+    resumed: int
+    without_face: int
+    table: Path
+
+
+def frame_stem(index: int) -> str:
+    """File name stem of frame ``index``'s outputs (0-based, zero-padded to six digits)."""
+    return f"frame_{index:06d}"
+
+
+def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
+    """Open ``path`` and read its first frame.
+
+    Raises
+    ------
+    VideoError
+        The file is missing, not a video OpenCV can decode, or holds no frame.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"No video file at {path}")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        ok, frame = capture.read() if capture.isOpened() else (False, None)
+        if not ok or frame is None:
+            raise VideoError(f"{path} cannot be read as a video, or holds no frame")
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        count = int(max(capture.get(cv2.CAP_PROP_FRAME_COUNT), 0))
+    finally:
+        capture.release()
+    if not math.isfinite(fps) or fps <= 0:
+        fps = 30.0  # a container without a rate: the common camera rate, stated in the table
+    return VideoInfo(path, float(fps), count, int(frame.shape[1]), int(frame.shape[0]))
+
+
+def iter_frames(path: str | os.PathLike[str], every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """Frames ``0, every, 2 * every...`` of a video as ``(index, RGB uint8 (H, W, 3))``, read one
+    at a time (skipped frames are grabbed, not decoded)."""
+    if every < 1:
+        raise ValueError(f"every must be >= 1; got {every}")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        index = 0
+        while True:
+            if index % every:
+                if not capture.grab():
+                    return
+            else:
+                ok, frame = capture.read()
+                if not ok:
+                    return
+                yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            index += 1
+    finally:
+        capture.release()
+
+
+@lru_cache(maxsize=1)
+def _model_points() -> np.ndarray:
+    """The canonical face's 68 landmark points in a camera-style frame (x right, y down, z away
+    from the camera, the face looking at it), centimetres, shape (68, 3)."""
+    vertices = read_mesh(CANONICAL_FACE).vertices[list(MEDIAPIPE_TO_IBUG68)]
+    return np.ascontiguousarray(vertices * [1.0, -1.0, -1.0])
+
+
+def head_pose(landmarks: np.ndarray, width: int, height: int) -> dict[str, float]:
+    """Head rotation from 68 landmarks in photo pixels, by fitting the canonical face
+    (:data:`CANONICAL_FACE`) with a pinhole camera of focal length ``max(width, height)``.
+
+    Returns
+    -------
+    dict
+        ``yaw``, ``pitch``, ``roll`` in degrees (0, 0, 0: facing the camera, upright), the
+        rotations about the camera's vertical, horizontal and viewing axes
+        (:func:`cv2.RQDecomp3x3`'s Euler angles of the head's rotation).
+
+    Raises
+    ------
+    ValueError
+        ``landmarks`` is not (68, 2) or the fit fails.
+    """
+    points = np.asarray(landmarks, np.float64)
+    if points.shape != (68, 2):
+        raise ValueError(f"head_pose needs 68 (x, y) landmarks; got shape {points.shape}")
+    focal = float(max(width, height))
+    camera = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]])
+    ok, rvec, _ = cv2.solvePnP(_model_points(), points, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
+    if not ok:
+        raise ValueError("The head pose fit failed")
+    pitch, yaw, roll = cv2.RQDecomp3x3(cv2.Rodrigues(rvec)[0])[0]
+    return {"yaw": float(yaw), "pitch": float(pitch), "roll": float(roll)}
+
+
+def read_table(out_dir: str | os.PathLike[str]) -> dict[int, dict[str, Any]]:
+    """The rows of ``out_dir/frames.jsonl`` by frame index (a later row for a frame wins; a
+    last line cut short by a kill is ignored)."""
+    path = Path(out_dir) / TABLE_NAME
+    rows: dict[int, dict[str, Any]] = {}
+    if not path.is_file():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        rows[int(row["frame"])] = row
+    return rows
+
+
+def reconstruct_video(
+    reconstructor: Reconstructor,
+    video: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    every: int = 1,
+    mesh_format: str = "ply",
+    resume: bool = False,
+    redetect_every: int = REDETECT_EVERY,
+    remove_bumps: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> VideoRun:
+    """Reconstruct every ``every``-th frame of ``video`` into ``out_dir``.
+
+    Parameters
+    ----------
+    reconstructor : Reconstructor
+        Model, landmarker, device and runtime, as for photos.
+    video : path
+        A video file OpenCV reads (MP4, AVI, MOV, MKV...).
+    out_dir : path
+        Output folder: ``frame_NNNNNN.<mesh_format>`` per frame with a face, and
+        ``frames.jsonl``, a row per frame: ``frame`` (0-based index), ``time_s`` (index / the
+        container's frame rate), ``face`` (found or not), ``mesh`` (file name), ``landmarks``
+        (68 x [x, y] photo pixels), ``box``, ``pose_deg`` (:func:`head_pose`), ``seconds``.
+    every : int, default: 1
+        Reconstruct frames 0, every, 2 * every...
+    mesh_format : str, default: "ply"
+        One of the mesh outputs of :func:`~vrn_studio.pipeline.save_result` (``ply``,
+        ``obj``, ``glb``, ``stl``, ``textured-glb``...).
+    resume : bool, default: False
+        Go on with a folder that already holds a run: frames with a row and their mesh file
+        are kept, the others are reconstructed. Without it such a folder is an error, so an
+        earlier run is never overwritten by mistake.
+    redetect_every : int, default: REDETECT_EVERY
+        Detect the face on every n-th reconstructed frame; follow it in between.
+    remove_bumps : bool, default: True
+        Bump removal, as for :meth:`Reconstructor.reconstruct`.
+    progress : callable, optional
+        Called after each frame with (frames handled so far, frames to handle or 0 when the
+        container does not say).
+
+    Raises
+    ------
+    VideoError
+        The video cannot be read.
+    ExportError
+        ``out_dir`` holds a run and ``resume`` is False, or a file cannot be written.
+    """
+    info = probe_video(video)
+    folder = Path(out_dir)
+    done = read_table(folder)
+    if done and not resume:
+        raise ExportError(f"{folder} already holds a run of {len(done)} frame(s): pass resume to go on, or "
+                          "choose another folder")
+    complete = {i for i, row in done.items() if not row["face"] or (folder / str(row["mesh"])).is_file()}
+    folder.mkdir(parents=True, exist_ok=True)
+    total = -(-info.frame_count // every) if info.frame_count else 0
+    tracker = FaceTracker(redetect_every)
+    reconstructed = resumed = without_face = handled = 0
+    with open(folder / TABLE_NAME, "a", encoding="utf-8") as table:
+        for index, rgb in iter_frames(info.path, every):
+            handled += 1
+            if index in complete:
+                resumed += 1
+                if progress:
+                    progress(handled, total)
+                continue
+            start = time.perf_counter()
+            hint = tracker.next_hint()
+            row: dict[str, Any] = {"frame": index, "time_s": round(index / info.fps, 6), "face": False, "mesh": None}
+            try:
+                if hint is not None and not face_in_box(reconstructor.landmarker, rgb, hint):
+                    raise NoFaceError("the tracked face has gone")
+                result = reconstructor.reconstruct(rgb, face=hint, remove_bumps=remove_bumps)
+            except NoFaceError:
+                tracker.reset()
+                without_face += 1
+            else:
+                tracker.update(result.face, detected=hint is None)
+                (mesh_file,) = save_result(result, folder, outputs=[mesh_format], stem=frame_stem(index),
+                                           frame="photo", overwrite=True)
+                marks = result.face.landmarks
+                row.update(face=True, mesh=mesh_file.name, landmarks=np.round(marks, 2).tolist(),
+                           box=np.round(result.face.box, 2).tolist(),
+                           pose_deg={k: round(v, 2) for k, v in head_pose(marks, info.width, info.height).items()})
+                reconstructed += 1
+            row["seconds"] = round(time.perf_counter() - start, 4)
+            table.write(json.dumps(row) + "\n")
+            table.flush()
+            os.fsync(table.fileno())
+            if progress:
+                progress(handled, total)
+    return VideoRun(reconstructed, resumed, without_face, folder / TABLE_NAME)
