@@ -16,6 +16,7 @@ from vrn_studio.image import load_image, sample_image_path
 from vrn_studio.pipeline import Reconstructor
 from vrn_studio.pipeline.video import (
     TABLE_NAME,
+    OneEuroFilter,
     VideoError,
     _model_points,
     frame_stem,
@@ -63,7 +64,8 @@ def test_probe_and_frames(clip: Path) -> None:
 
 def test_every_frame_gets_a_mesh_and_a_row(clip: Path, rec: Reconstructor, tmp_path: Path) -> None:
     seen = []
-    run = reconstruct_video(rec, clip, tmp_path, progress=lambda done, total: seen.append((done, total)))
+    run = reconstruct_video(rec, clip, tmp_path, smooth_landmarks=False,
+                            progress=lambda done, total: seen.append((done, total)))
     assert (run.reconstructed, run.without_face, run.resumed) == (6, 2, 0)
     assert seen[-1] == (8, 8)
     rows = [json.loads(line) for line in (tmp_path / TABLE_NAME).read_text().splitlines()]
@@ -131,3 +133,32 @@ def test_cli_video(clip: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     assert main(["video", str(tmp_path / "nothing.mp4"), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: No video file") and "Traceback" not in err
+
+
+def test_landmarks_only_without_a_model(clip: Path, tmp_path: Path) -> None:
+    run = reconstruct_video(Reconstructor(None, landmarker="dlib", device="cpu"), clip, tmp_path)
+    assert (run.reconstructed, run.without_face) == (6, 2) and not list(tmp_path.glob("frame_*"))
+    rows = read_table(tmp_path)
+    assert rows[0]["face"] and rows[0]["mesh"] is None and len(rows[0]["landmarks"]) == 68
+    again = reconstruct_video(Reconstructor(None, landmarker="dlib", device="cpu"), clip, tmp_path, resume=True)
+    assert (again.resumed, again.reconstructed) == (8, 0)  # a landmarks-only run is complete without meshes
+
+
+def test_landmark_smoothing_stills_jitter_without_lagging() -> None:
+    import runpy
+
+    measure = runpy.run_path(str(Path(__file__).resolve().parents[2] / "scripts" / "measure_video_smoothing.py"))
+    figures = measure["measure"]("dlib", frames=30)
+    assert figures["still_motion_reduction"] >= 0.5  # the bar: at least 50 % less motion
+    assert figures["moving_lag_frames"] <= 2.0  # and at most 2 frames behind a moving face
+    assert figures["moving_speed_px_per_frame"] > 1.0  # (the clip does move)
+
+
+def test_one_euro_filter_follows_a_ramp_and_checks_its_settings() -> None:
+    f = OneEuroFilter(min_cutoff=1.0, beta=0.05)
+    out = [f(np.array([3.0 * i]), i / 30)[0] for i in range(60)]
+    assert out[0] == 0.0 and 0 < 3.0 * 59 - out[-1] < 2 * 3.0  # behind a 3-per-frame ramp by under 2 frames
+    f.reset()
+    assert f(np.array([5.0]), 10.0)[0] == 5.0
+    with pytest.raises(ValueError):
+        OneEuroFilter(min_cutoff=0.0)

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="per-frame mesh format (default: ply)")
     p.add_argument("--resume", action="store_true",
                    help="go on with an interrupted run in OUT: finished frames are kept, the rest reconstructed")
+    p.add_argument("--no-smoothing", dest="smooth_landmarks", action="store_false",
+                   help="do not filter the landmarks over time (by default a One-Euro filter stills a still face's "
+                   "jitter and follows a moving one within a frame)")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -42,16 +45,14 @@ def run(args: argparse.Namespace) -> int:
     if args.every < 1:
         raise VrnStudioError(f"--every must be at least 1; got {args.every}")
     info = probe_video(args.video)  # a bad file is reported before the model loads
-    rec = build_reconstructor(args)
-    if rec.net is None:
-        raise VrnStudioError("vrn-studio video needs a model to make meshes: install one (vrn-studio weights)")
+    rec = build_reconstructor(args)  # without weights: landmarks and head pose only (it says so)
     with tqdm(total=None, unit="frame", desc=args.video.name, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total or None
             bar.update(done - bar.n)
 
         run_ = reconstruct_video(rec, info.path, args.out, every=args.every, mesh_format=args.mesh_format,
-                                 resume=args.resume, remove_bumps=not args.no_bumps,
+                                 resume=args.resume, remove_bumps=not args.no_bumps, smooth_landmarks=args.smooth_landmarks,
                                  progress=progress)
     print(f"{args.video}: {run_.reconstructed} frame(s) reconstructed, {run_.resumed} kept from before, "
           f"{run_.without_face} without a face ({info.fps:g} frames/s); table {run_.table}")

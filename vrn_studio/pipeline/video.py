@@ -24,7 +24,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import numpy as np
 
 from vrn_studio.errors import ExportError, NoFaceError, VrnStudioError
 from vrn_studio.eval.dataset import read_mesh
+from vrn_studio.face import Face, Landmarker, select_face
 from vrn_studio.face.mediapipe import MEDIAPIPE_TO_IBUG68
 from vrn_studio.image import RESOURCES_DIR
 from vrn_studio.pipeline.reconstructor import Reconstructor
@@ -163,6 +164,84 @@ def head_pose(landmarks: np.ndarray, width: int, height: int) -> dict[str, float
     return {"yaw": float(yaw), "pitch": float(pitch), "roll": float(roll)}
 
 
+class OneEuroFilter:
+    """The One-Euro filter (Casiez, Roussel and Vogel, CHI 2012) on an array signal: a low-pass
+    filter whose cut-off rises with the signal's speed, so a still face stops jittering and a
+    moving one is not dragged behind.
+
+    Parameters
+    ----------
+    min_cutoff : float, default: 1.0
+        Cut-off frequency (Hz) when the signal is still: lower smooths more.
+    beta : float, default: 0.05
+        How fast the cut-off rises with speed (per unit of the signal per second, e.g. per
+        pixel/s for landmarks): higher lags less.
+    d_cutoff : float, default: 1.0
+        Cut-off (Hz) of the speed estimate.
+
+    Examples
+    --------
+    >>> f = OneEuroFilter(min_cutoff=1.0, beta=0.0)
+    >>> [round(float(f(np.array([x]), t)[0]), 3) for t, x in enumerate([0.0, 1.0, 1.0])]
+    [0.0, 0.863, 0.981]
+    """
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0) -> None:
+        if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
+            raise ValueError("min_cutoff and d_cutoff must be positive and beta >= 0")
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past: the next sample passes unfiltered."""
+        self._x: np.ndarray | None = None
+        self._dx: np.ndarray | None = None
+        self._t = 0.0
+
+    @staticmethod
+    def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
+        tau = 1.0 / (2 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
+        """Filter sample ``x`` (any shape) taken at time ``t`` (seconds, increasing)."""
+        x = np.asarray(x, np.float64)
+        if self._x is None or t <= self._t:
+            self._x, self._dx, self._t = x.copy(), np.zeros_like(x), t
+            return x.copy()
+        dt = t - self._t
+        dx = (x - self._x) / dt
+        self._dx = self._dx + self._alpha(self.d_cutoff, dt) * (dx - self._dx)
+        cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
+        self._x = self._x + self._alpha(cutoff, dt) * (x - self._x)
+        self._t = t
+        return self._x.copy()
+
+
+ONE_EURO: tuple[float, float] = (1.0, 0.05)
+"""``min_cutoff`` (Hz) and ``beta`` (per pixel/s) of the landmark filter of
+:func:`reconstruct_video`, chosen on generated videos (tests/core/test_video.py, docs/video.md)."""
+
+
+def _find_face(landmarker: Landmarker, rgb: np.ndarray, hint: np.ndarray | None) -> Face:
+    """The frame's face: detected (``hint`` None; the largest), or the 68 points in the tracked
+    box ``hint`` when :func:`~vrn_studio.pipeline.tracking.face_in_box` still finds a face there.
+
+    Raises
+    ------
+    NoFaceError
+        No face in the frame, or the tracked one has gone.
+    """
+    if hint is None:
+        faces = landmarker.detect(rgb)
+        if not faces:
+            raise NoFaceError("no face in the frame")
+        return select_face(faces)
+    if not face_in_box(landmarker, rgb, hint):
+        raise NoFaceError("the tracked face has gone")
+    return landmarker.landmarks_in_box(rgb, hint)
+
+
 def read_table(out_dir: str | os.PathLike[str]) -> dict[int, dict[str, Any]]:
     """The rows of ``out_dir/frames.jsonl`` by frame index (a later row for a frame wins; a
     last line cut short by a kill is ignored)."""
@@ -189,6 +268,7 @@ def reconstruct_video(
     resume: bool = False,
     redetect_every: int = REDETECT_EVERY,
     remove_bumps: bool = True,
+    smooth_landmarks: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> VideoRun:
     """Reconstruct every ``every``-th frame of ``video`` into ``out_dir``.
@@ -196,7 +276,8 @@ def reconstruct_video(
     Parameters
     ----------
     reconstructor : Reconstructor
-        Model, landmarker, device and runtime, as for photos.
+        Model, landmarker, device and runtime, as for photos; with ``model=None`` only the
+        table is written (landmarks and head pose, no meshes).
     video : path
         A video file OpenCV reads (MP4, AVI, MOV, MKV...).
     out_dir : path
@@ -217,6 +298,10 @@ def reconstruct_video(
         Detect the face on every n-th reconstructed frame; follow it in between.
     remove_bumps : bool, default: True
         Bump removal, as for :meth:`Reconstructor.reconstruct`.
+    smooth_landmarks : bool, default: True
+        Filter the landmarks over time (:class:`OneEuroFilter` with :data:`ONE_EURO`) before
+        they place the crop: the crop, and so the mesh, stops jittering on a still face.
+        The table holds the filtered landmarks.
     progress : callable, optional
         Called after each frame with (frames handled so far, frames to handle or 0 when the
         container does not say).
@@ -234,10 +319,12 @@ def reconstruct_video(
     if done and not resume:
         raise ExportError(f"{folder} already holds a run of {len(done)} frame(s): pass resume to go on, or "
                           "choose another folder")
-    complete = {i for i, row in done.items() if not row["face"] or (folder / str(row["mesh"])).is_file()}
+    complete = {i for i, row in done.items() if not row["face"] or row["mesh"] is None and reconstructor.net is None
+                or row["mesh"] is not None and (folder / row["mesh"]).is_file()}
     folder.mkdir(parents=True, exist_ok=True)
     total = -(-info.frame_count // every) if info.frame_count else 0
     tracker = FaceTracker(redetect_every)
+    smoother = OneEuroFilter(*ONE_EURO) if smooth_landmarks else None
     reconstructed = resumed = without_face = handled = 0
     with open(folder / TABLE_NAME, "a", encoding="utf-8") as table:
         for index, rgb in iter_frames(info.path, every):
@@ -251,18 +338,22 @@ def reconstruct_video(
             hint = tracker.next_hint()
             row: dict[str, Any] = {"frame": index, "time_s": round(index / info.fps, 6), "face": False, "mesh": None}
             try:
-                if hint is not None and not face_in_box(reconstructor.landmarker, rgb, hint):
-                    raise NoFaceError("the tracked face has gone")
-                result = reconstructor.reconstruct(rgb, face=hint, remove_bumps=remove_bumps)
+                found = _find_face(reconstructor.landmarker, rgb, hint)
+                face = found if smoother is None else replace(found, landmarks=smoother(found.landmarks, row["time_s"]))
+                result = reconstructor.reconstruct(rgb, face=face, remove_bumps=remove_bumps)
             except NoFaceError:
                 tracker.reset()
+                if smoother is not None:
+                    smoother.reset()
                 without_face += 1
             else:
-                tracker.update(result.face, detected=hint is None)
-                (mesh_file,) = save_result(result, folder, outputs=[mesh_format], stem=frame_stem(index),
-                                           frame="photo", overwrite=True)
-                marks = result.face.landmarks
-                row.update(face=True, mesh=mesh_file.name, landmarks=np.round(marks, 2).tolist(),
+                tracker.update(found, detected=hint is None)
+                if result.mesh is not None:
+                    (mesh_file,) = save_result(result, folder, outputs=[mesh_format], stem=frame_stem(index),
+                                               frame="photo", overwrite=True)
+                    row["mesh"] = mesh_file.name
+                marks = face.landmarks
+                row.update(face=True, landmarks=np.round(marks, 2).tolist(),
                            box=np.round(result.face.box, 2).tolist(),
                            pose_deg={k: round(v, 2) for k, v in head_pose(marks, info.width, info.height).items()})
                 reconstructed += 1
