@@ -90,8 +90,10 @@ def test_an_interrupted_run_resumes(clip: Path, rec: Reconstructor, tmp_path: Pa
     assert set(read_table(tmp_path)) == {0, 2, 4}
     with pytest.raises(ExportError, match="resume"):
         reconstruct_video(rec, clip, tmp_path, every=2)
-    run = reconstruct_video(rec, clip, tmp_path, every=2, resume=True)
+    seen = []
+    run = reconstruct_video(rec, clip, tmp_path, every=2, resume=True, progress=lambda *p: seen.append(p))
     assert (run.resumed, run.reconstructed, run.without_face) == (2, 1, 1)  # 0, 2 kept; 4 redone; 6 blank
+    assert seen == [(2, 4), (3, 4), (4, 4)]
     rows = read_table(tmp_path)
     assert sorted(rows) == [0, 2, 4, 6] and rows[4]["face"] and (tmp_path / rows[4]["mesh"]).is_file()
 

@@ -201,8 +201,8 @@ def decimate_mesh(mesh: Mesh, target_faces: int) -> Mesh:
     area = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
     distinct = (triangles[:, 0] != triangles[:, 1]) & (triangles[:, 1] != triangles[:, 2]) & (
         triangles[:, 2] != triangles[:, 0])
-    triangles = triangles[distinct & (area > 0)]
-    area = area[distinct & (area > 0)]
+    kept = distinct & (area > 0)
+    triangles, area = triangles[kept], area[kept]
     # The same three corners twice (either winding) would make their edges non-manifold.
     unique = np.sort(np.unique(np.sort(triangles, axis=1), axis=0, return_index=True)[1])
     triangles, area = _manifold_edges(triangles[unique], area[unique])

@@ -511,6 +511,17 @@ class Reconstructor:
             torch.cuda.synchronize(volumes.device)
         return volumes
 
+    def find_face(self, rgb: np.ndarray, face: FaceHint = None) -> Face:
+        """The face :meth:`reconstruct` would use in an (H, W, 3) uint8 RGB image, without
+        reconstructing it: detected (the largest), or from ``face`` as :meth:`reconstruct` takes it.
+
+        Raises
+        ------
+        NoFaceError
+            No face found.
+        """
+        return self._find_face(rgb, face, None)[1]
+
     def _find_face(
         self, rgb: np.ndarray, hint: FaceHint, source: Path | None
     ) -> tuple[tuple[Face, ...], Face, str]:

@@ -23,7 +23,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -34,7 +34,7 @@ import numpy as np
 
 from vrn_studio.errors import ExportError, NoFaceError, VrnStudioError
 from vrn_studio.eval.dataset import read_mesh
-from vrn_studio.face import Face, Landmarker, select_face
+from vrn_studio.face import Face
 from vrn_studio.face.mediapipe import MEDIAPIPE_TO_IBUG68
 from vrn_studio.image import RESOURCES_DIR
 from vrn_studio.pipeline.reconstructor import Reconstructor
@@ -106,16 +106,18 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     return VideoInfo(path, float(fps), count, int(frame.shape[1]), int(frame.shape[0]))
 
 
-def iter_frames(path: str | os.PathLike[str], every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
-    """Frames ``0, every, 2 * every...`` of a video as ``(index, RGB uint8 (H, W, 3))``, read one
-    at a time (skipped frames are grabbed, not decoded)."""
+def iter_frames(
+    path: str | os.PathLike[str], every: int = 1, skip: Container[int] = ()
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Frames ``0, every, 2 * every...`` of a video, less those in ``skip``, as ``(index, RGB
+    uint8 (H, W, 3))``, read one at a time (frames left out are grabbed, not decoded)."""
     if every < 1:
         raise ValueError(f"every must be >= 1; got {every}")
     capture = cv2.VideoCapture(str(path))
     try:
         index = 0
         while True:
-            if index % every:
+            if index % every or index in skip:
                 if not capture.grab():
                     return
             else:
@@ -223,23 +225,19 @@ ONE_EURO: tuple[float, float] = (1.0, 0.05)
 :func:`reconstruct_video`, chosen on generated videos (tests/core/test_video.py, docs/video.md)."""
 
 
-def _find_face(landmarker: Landmarker, rgb: np.ndarray, hint: np.ndarray | None) -> Face:
-    """The frame's face: detected (``hint`` None; the largest), or the 68 points in the tracked
-    box ``hint`` when :func:`~vrn_studio.pipeline.tracking.face_in_box` still finds a face there.
+def _find_face(reconstructor: Reconstructor, rgb: np.ndarray, hint: np.ndarray | None) -> Face:
+    """The frame's face (:meth:`Reconstructor.find_face`), detected when ``hint`` is None, else
+    the 68 points in the tracked box ``hint`` if
+    :func:`~vrn_studio.pipeline.tracking.face_in_box` still finds a face there.
 
     Raises
     ------
     NoFaceError
         No face in the frame, or the tracked one has gone.
     """
-    if hint is None:
-        faces = landmarker.detect(rgb)
-        if not faces:
-            raise NoFaceError("no face in the frame")
-        return select_face(faces)
-    if not face_in_box(landmarker, rgb, hint):
+    if hint is not None and not face_in_box(reconstructor.landmarker, rgb, hint):
         raise NoFaceError("the tracked face has gone")
-    return landmarker.landmarks_in_box(rgb, hint)
+    return reconstructor.find_face(rgb, hint)
 
 
 def read_table(out_dir: str | os.PathLike[str]) -> dict[int, dict[str, Any]]:
@@ -303,8 +301,8 @@ def reconstruct_video(
         they place the crop: the crop, and so the mesh, stops jittering on a still face.
         The table holds the filtered landmarks.
     progress : callable, optional
-        Called after each frame with (frames handled so far, frames to handle or 0 when the
-        container does not say).
+        Called with (frames handled so far, frames to handle or 0 when the container does not
+        say) after each frame, and once first for the frames kept from an earlier run.
 
     Raises
     ------
@@ -325,20 +323,17 @@ def reconstruct_video(
     total = -(-info.frame_count // every) if info.frame_count else 0
     tracker = FaceTracker(redetect_every)
     smoother = OneEuroFilter(*ONE_EURO) if smooth_landmarks else None
-    reconstructed = resumed = without_face = handled = 0
+    resumed = sum(1 for index in complete if index % every == 0)
+    reconstructed = without_face = 0
+    if progress and resumed:
+        progress(resumed, total)
     with open(folder / TABLE_NAME, "a", encoding="utf-8") as table:
-        for index, rgb in iter_frames(info.path, every):
-            handled += 1
-            if index in complete:
-                resumed += 1
-                if progress:
-                    progress(handled, total)
-                continue
+        for handled, (index, rgb) in enumerate(iter_frames(info.path, every, skip=complete), resumed + 1):
             start = time.perf_counter()
             hint = tracker.next_hint()
             row: dict[str, Any] = {"frame": index, "time_s": round(index / info.fps, 6), "face": False, "mesh": None}
             try:
-                found = _find_face(reconstructor.landmarker, rgb, hint)
+                found = _find_face(reconstructor, rgb, hint)
                 face = found if smoother is None else replace(found, landmarks=smoother(found.landmarks, row["time_s"]))
                 result = reconstructor.reconstruct(rgb, face=face, remove_bumps=remove_bumps)
             except NoFaceError:
