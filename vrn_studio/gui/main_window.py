@@ -290,8 +290,9 @@ class MainWindow(QMainWindow):
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         view = bar.addMenu("&View")
-        self.before_action = self._action(view, "Show &raw surface (before bump removal and smoothing)",
-                                          self.viewport.set_show_before, "B", checkable=True)
+        self.before_action = self._action(view, "Show &raw surface", self.viewport.set_show_before, "B",
+                                          checkable=True)
+        self.before_action.setToolTip("The marching-cubes surface, before bump removal and smoothing (B)")
         self.removed_action = self._action(view, "&Highlight removed bumps", self.viewport.set_highlight_removed,
                                            "H", checkable=True)
         self.wire_action = self._action(view, "&Wireframe", self.viewport.set_wireframe, "W", checkable=True)
