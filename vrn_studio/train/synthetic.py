@@ -91,11 +91,12 @@ from vrn_studio.export import export_obj
 from vrn_studio.face.mediapipe import MEDIAPIPE_TO_IBUG68
 from vrn_studio.image import load_image
 from vrn_studio.mesh import Mesh, euler_rotation, face_normals, vertex_normals
+from vrn_studio.mesh.raster import front_surface
 from vrn_studio.pipeline.save import write_png
 from vrn_studio.train.augment import FLIP_PERMUTATION
 from vrn_studio.train.config import SYNTHETIC_SOURCES as SOURCES
 from vrn_studio.train.ict import ICT_PATH, jaw_landmarks, load_ict, sample_head
-from vrn_studio.train.voxelise import back_surface, front_surface
+from vrn_studio.train.voxelise import back_surface
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 TEMPLATE_PATH = RESOURCES / "canonical_face_model.obj"
