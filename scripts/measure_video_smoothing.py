@@ -1,11 +1,17 @@
-"""Measure the landmark filter of ``vrn-studio video`` on generated videos (docs/video.md).
+"""Measure the temporal smoothing of ``vrn-studio video`` on generated videos (docs/video.md).
 
 A *still* clip (the sample photo with camera noise, sigma 6 grey levels, and sub-pixel jitter,
 0.3 px) and a *moving* clip (the photo sliding 3 px and turning 0.5 degrees a frame), 60 frames
-at 30 frames/s each, run through ``reconstruct_video`` with landmarks only (``model=None``), with
-and without smoothing. Printed and written as JSON: mean frame-to-frame landmark motion on the
-still clip, and the lag (frames) of the smoothed landmarks behind the unsmoothed ones on the
-moving clip (mean offset of the landmarks' centre over the motion per frame).
+at 30 frames/s each, run through ``reconstruct_video`` with and without smoothing:
+
+- landmarks (``model=None``): mean frame-to-frame landmark motion on the still clip, and the
+  lag (frames) of the smoothed landmarks behind the unsmoothed ones on the moving clip (mean
+  offset of the landmarks' centre over the motion per frame);
+- surface (the built-in model, landmark and surface filters together): mean frame-to-frame
+  motion of the fixed topology's vertices (the animation's, photo pixels) on the still clip,
+  and on the moving clip the mean offset of the smoothed vertices from the unsmoothed ones
+  over their motion per frame (an upper bound of the lag: the unsmoothed vertices' own noise
+  counts as offset too).
 
     python scripts/measure_video_smoothing.py --out docs/video-smoothing.json
 """
@@ -22,7 +28,10 @@ import numpy as np
 
 from vrn_studio.image import load_image, sample_image_path
 from vrn_studio.pipeline import Reconstructor
-from vrn_studio.pipeline.video import ONE_EURO, read_table, reconstruct_video
+from vrn_studio.mesh import DEFAULT_SMOOTH
+from vrn_studio.pipeline.animation import GridTopology, grids_of
+from vrn_studio.pipeline.temporal import ONE_EURO, SURFACE_FILTER
+from vrn_studio.pipeline.video import read_table, reconstruct_video
 
 FPS, FRAMES = 30.0, 60
 
@@ -45,6 +54,47 @@ def write_clip(path: Path, *, moving: bool, frames: int = FRAMES, seed: int = 0)
         writer.write(frame)
     writer.release()
     return path
+
+
+def vertices_over_time(video: Path, smooth: bool, rec: Reconstructor, folder: Path) -> list[np.ndarray]:
+    """The (G, G, 3) surface grids that ``reconstruct_video`` writes for ``video``, frame by frame."""
+    out = folder / f"{video.stem}-{smooth}"
+    reconstruct_video(rec, video, out, smooth_landmarks=smooth, smooth_surface=smooth, animation=False, overlay=False)
+    rows = [row for _, row in sorted(read_table(out).items())]
+    return list(grids_of(out, rows))
+
+
+def _motion(topology: GridTopology, grids: list[np.ndarray]) -> np.ndarray:
+    """(frames, N, 3) vertices of the fixed topology."""
+    return np.stack([topology.positions(grid) for grid in grids])
+
+
+def measure_surface(model: str = "default", landmarker: str = "dlib", frames: int = FRAMES) -> dict[str, float]:
+    """Vertex motion on the still clip (px per frame) and the moving clip's lag bound (frames)."""
+    rec = Reconstructor(model, landmarker=landmarker, device="cpu", smooth=DEFAULT_SMOOTH)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        still = write_clip(folder / "still.avi", moving=False, frames=frames)
+        moving = write_clip(folder / "moving.avi", moving=True, frames=frames)
+        runs = {(clip.stem, smooth): vertices_over_time(clip, smooth, rec, folder)
+                for clip in (still, moving) for smooth in (False, True)}
+    figures: dict[str, float | str] = {"model": rec.model_name, "landmarker": landmarker, "frames": frames,
+                                       "surface_filter_min_cutoff_hz": SURFACE_FILTER[0],
+                                       "surface_filter_beta": SURFACE_FILTER[1]}
+    for clip in ("still", "moving"):
+        grids = runs[clip, False] + runs[clip, True]
+        topology = GridTopology.from_grids(grids)
+        raw, smoothed = _motion(topology, runs[clip, False]), _motion(topology, runs[clip, True])
+        if clip == "still":
+            motion = [float(np.linalg.norm(np.diff(v, axis=0), axis=2).mean()) for v in (raw, smoothed)]
+            figures.update(still_vertex_motion_px_raw=round(motion[0], 3), still_vertex_motion_px_smoothed=round(motion[1], 3),
+                           still_vertex_motion_reduction=round(1 - motion[1] / motion[0], 3), vertices=raw.shape[1])
+        else:
+            speed = np.linalg.norm(np.diff(raw, axis=0), axis=2)[10:].mean()
+            offset = np.linalg.norm(raw - smoothed, axis=2)[10:].mean()
+            figures.update(moving_vertex_speed_px_per_frame=round(float(speed), 3),
+                           moving_vertex_lag_frames=round(float(offset / speed), 3))
+    return figures
 
 
 def landmarks_over_time(video: Path, smooth: bool, landmarker: str) -> np.ndarray:
@@ -80,9 +130,10 @@ def measure(landmarker: str = "dlib", frames: int = FRAMES) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--landmarker", default="dlib")
+    parser.add_argument("--model", default="default", help="model of the surface measurement")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    result = measure(args.landmarker)
+    result = {"landmarks": measure(args.landmarker), "surface": measure_surface(args.model, args.landmarker)}
     print(json.dumps(result, indent=1))
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")

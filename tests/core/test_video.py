@@ -14,9 +14,9 @@ from vrn_studio.cli.main import main
 from vrn_studio.errors import ExportError
 from vrn_studio.image import load_image, sample_image_path
 from vrn_studio.pipeline import Reconstructor
+from vrn_studio.pipeline.temporal import OneEuroFilter
 from vrn_studio.pipeline.video import (
     TABLE_NAME,
-    OneEuroFilter,
     VideoError,
     _model_points,
     frame_stem,
@@ -57,8 +57,8 @@ def rec() -> Reconstructor:
 def test_probe_and_frames(clip: Path) -> None:
     info = probe_video(clip)
     assert (info.fps, info.frame_count, info.width, info.height) == (FPS, 8, 640, 512)
-    assert [i for i, _ in iter_frames(clip, every=3)] == [0, 3, 6]
-    (_, first), *_ = iter_frames(clip)
+    assert [(i, round(t, 6)) for i, t, _ in iter_frames(clip, every=3)] == [(0, 0.0), (3, 0.25), (6, 0.5)]
+    (_, _, first), *_ = iter_frames(clip)
     assert first.shape == (512, 640, 3) and first.dtype == np.uint8
 
 

@@ -1,4 +1,5 @@
-"""glTF 2.0 binary (GLB): one mesh, with vertex colours or a photo texture, as browser viewers show them."""
+"""glTF 2.0 binary (GLB): one mesh, with vertex colours or a photo texture, as browser viewers show them;
+and a mesh of fixed topology animated by morph targets (a face over a video's frames)."""
 
 from __future__ import annotations
 
@@ -80,9 +81,58 @@ def export_textured_glb(textured: TexturedMesh) -> bytes:
     return _encode(textured.mesh, uv=textured.uv, png=encode_png(textured.texture))
 
 
+def export_animated_glb(
+    base: Mesh, targets: np.ndarray, times: np.ndarray, weights: np.ndarray, *,
+    uv: np.ndarray | None = None, texture: np.ndarray | None = None,
+) -> bytes:
+    """Encode a mesh whose vertices move over time as a binary glTF 2.0 file that browser
+    viewers play: one morph target per pose, one animation of the morph weights.
+
+    Parameters
+    ----------
+    base : Mesh
+        Topology and rest pose, in the frame to write (e.g. through
+        :func:`vrn_studio.mesh.to_viewer_frame`).
+    targets : np.ndarray, shape (K, N, 3)
+        Pose k's vertex positions minus the base's (glTF's morph-target displacements).
+    times : np.ndarray, shape (T,)
+        Keyframe times in seconds, increasing.
+    weights : np.ndarray, shape (T, K)
+        Each keyframe's morph weights (one-hot to show pose k; between keyframes viewers
+        interpolate linearly, so the surface moves smoothly from pose to pose).
+    uv, texture : np.ndarray, optional
+        ``TEXCOORD_0`` (N, 2) and the (H, W, 3) uint8 RGB image they index, embedded as PNG.
+
+    Returns
+    -------
+    bytes
+        A GLB like :func:`export_textured_glb`'s (or :func:`export_glb`'s without a
+        texture), whose primitive has K ``POSITION`` targets and whose one animation drives
+        the node's ``weights`` (LINEAR sampler, times as its input).
+
+    Examples
+    --------
+    >>> tri = Mesh(np.eye(3), [[0, 1, 2]])
+    >>> data = export_animated_glb(tri, np.zeros((2, 3, 3)), np.array([0.0, 0.5]), np.eye(2))
+    >>> data[:4], b'"path":"weights"' in data
+    (b'glTF', True)
+    """
+    targets = np.asarray(targets, np.float32)
+    times, weights = np.asarray(times, np.float32), np.asarray(weights, np.float32)
+    if targets.ndim != 3 or targets.shape[1:] != (len(base.vertices), 3):
+        raise ValueError(f"targets must be (K, {len(base.vertices)}, 3); got {targets.shape}")
+    if times.ndim != 1 or weights.shape != (len(times), len(targets)) or not len(times):
+        raise ValueError(f"weights must be (T, K) = ({len(times)}, {len(targets)}) with T >= 1; got {weights.shape}")
+    if np.any(np.diff(times) <= 0):
+        raise ValueError("keyframe times must increase")
+    png = None if texture is None else encode_png(texture)
+    return _encode(base, uv=uv, png=png, morph=(targets, times, weights))
+
+
 def _encode(mesh: Mesh, *, colors: np.ndarray | None = None, uv: np.ndarray | None = None,
-            png: bytes | None = None) -> bytes:
-    """A GLB of ``mesh`` with optional linear ``COLOR_0`` (N, 3), ``TEXCOORD_0`` (N, 2) and PNG texture."""
+            png: bytes | None = None, morph: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> bytes:
+    """A GLB of ``mesh`` with optional linear ``COLOR_0`` (N, 3), ``TEXCOORD_0`` (N, 2), PNG
+    texture and morph animation ``(targets (K, N, 3), times (T,), weights (T, K))``."""
     gltf: dict = {
         "asset": {"version": "2.0", "generator": "VRN Studio"},
         "scene": 0,
@@ -99,31 +149,32 @@ def _encode(mesh: Mesh, *, colors: np.ndarray | None = None, uv: np.ndarray | No
         if uv is not None:
             arrays.append(("TEXCOORD_0", np.asarray(uv).astype("<f4")))
         arrays.append(("indices", mesh.faces.astype("<u4").reshape(-1, 1)))
+        if morph is not None:
+            targets, times, weights = morph
+            arrays += [(f"target {k}", target.astype("<f4")) for k, target in enumerate(targets)]
+            arrays += [("time", times.astype("<f4").reshape(-1, 1)), ("weights", weights.astype("<f4").reshape(-1, 1))]
         views, accessors, attributes, offset = [], [], {}, 0
         for index, (name, array) in enumerate(arrays):
-            is_index = name == "indices"
-            views.append(
-                {
-                    "buffer": 0,
-                    "byteOffset": offset,
-                    "byteLength": array.nbytes,
-                    "target": _ELEMENT_ARRAY_BUFFER if is_index else _ARRAY_BUFFER,
-                }
-            )
+            is_index, is_vertex = name == "indices", name.isupper() or name.startswith("target")
+            view = {"buffer": 0, "byteOffset": offset, "byteLength": array.nbytes}
+            if is_index or is_vertex:
+                view["target"] = _ELEMENT_ARRAY_BUFFER if is_index else _ARRAY_BUFFER
+            views.append(view)
             accessors.append(
                 {
                     "bufferView": index,
                     "componentType": _UNSIGNED_INT if is_index else _FLOAT,
-                    "count": int(array.size if is_index else len(array)),
-                    "type": "SCALAR" if is_index else f"VEC{array.shape[1]}",
+                    "count": len(array),
+                    "type": "SCALAR" if array.shape[1] == 1 else f"VEC{array.shape[1]}",
                 }
             )
-            if not is_index:
+            if name in ("POSITION", "time") or name.startswith("target"):  # glTF requires their bounds
+                accessors[-1].update(min=array.min(axis=0).tolist(), max=array.max(axis=0).tolist())
+            if name.isupper():
                 attributes[name] = index
             offset += array.nbytes  # every array is a whole number of 4-byte words
-        accessors[0]["min"] = position.min(axis=0).tolist()
-        accessors[0]["max"] = position.max(axis=0).tolist()
         binary = b"".join(array.tobytes() for _, array in arrays)
+        index_accessor = next(i for i, (name, _) in enumerate(arrays) if name == "indices")
         material: dict = {
             "name": "photo texture" if png is not None else "vertex colours",
             "pbrMetallicRoughness": {
@@ -142,17 +193,22 @@ def _encode(mesh: Mesh, *, colors: np.ndarray | None = None, uv: np.ndarray | No
                 samplers=[{"magFilter": _LINEAR, "minFilter": _LINEAR, "wrapS": _CLAMP, "wrapT": _CLAMP}],
                 textures=[{"sampler": 0, "source": 0}],
             )
+        primitive = {"attributes": attributes, "indices": index_accessor, "material": 0, "mode": 4}
+        face_mesh: dict = {"name": "face", "primitives": [primitive]}
+        if morph is not None:
+            first = index_accessor + 1
+            primitive["targets"] = [{"POSITION": first + k} for k in range(len(morph[0]))]
+            face_mesh["weights"] = [0.0] * len(morph[0])
+            gltf["animations"] = [{
+                "name": "video",
+                "samplers": [{"input": first + len(morph[0]), "output": first + len(morph[0]) + 1,
+                              "interpolation": "LINEAR"}],
+                "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}],
+            }]
         gltf.update(
             scenes=[{"nodes": [0]}],
             nodes=[{"mesh": 0, "name": "face"}],
-            meshes=[
-                {
-                    "name": "face",
-                    "primitives": [
-                        {"attributes": attributes, "indices": len(arrays) - 1, "material": 0, "mode": 4}
-                    ],
-                }
-            ],
+            meshes=[face_mesh],
             materials=[material],
             buffers=[{"byteLength": len(binary)}],
             bufferViews=views,

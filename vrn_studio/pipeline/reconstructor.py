@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +42,9 @@ CompileMode = Literal["default", "reduce-overhead", "max-autotune"]
 
 FaceHint = Face | np.ndarray | None
 """A face given by hand: a :class:`Face`, a box (4,) ``(x1, y1, x2, y2)`` or 68 points (68, 2)."""
+
+VolumeFilter = Callable[[np.ndarray | torch.Tensor], np.ndarray | torch.Tensor]
+"""What :meth:`Reconstructor.reconstruct` may apply to the network's volume before meshing."""
 
 
 @contextlib.contextmanager
@@ -237,7 +240,10 @@ class Reconstructor:
             log.info("landmarker: %s", self._landmarker.name)
         return self._landmarker
 
-    def reconstruct(self, image: ImageSource, *, face: FaceHint = None, remove_bumps: bool = True) -> Result:
+    def reconstruct(
+        self, image: ImageSource, *, face: FaceHint = None, remove_bumps: bool = True,
+        volume_filter: VolumeFilter | None = None,
+    ) -> Result:
         """Run the whole pipeline on one photo and return its :class:`Result`.
 
         Parameters
@@ -248,16 +254,22 @@ class Reconstructor:
             Skip detection: a face, a box ``(x1, y1, x2, y2)`` in photo pixels, or 68 points.
         remove_bumps : bool, default: True
             Run bump removal (otherwise the cleaned mesh equals the raw one).
+        volume_filter : callable, optional
+            Applied to the network's (200, 192, 192) volume before meshing, which it returns
+            changed or replaced, of the same type (a NumPy array, or a tensor on the device
+            when meshing there): e.g. :class:`~vrn_studio.pipeline.temporal.SurfaceFilter`'s
+            smoothing over a video's frames. ``Result.volume`` is the filtered volume.
 
         Raises
         ------
         ImageError, NoFaceError
             The photo cannot be read, or holds no face.
         """
-        return _drain(self.iter_stages(image, face=face, remove_bumps=remove_bumps))
+        return _drain(self.iter_stages(image, face=face, remove_bumps=remove_bumps, volume_filter=volume_filter))
 
     def iter_stages(
-        self, image: ImageSource, *, face: FaceHint = None, remove_bumps: bool = True
+        self, image: ImageSource, *, face: FaceHint = None, remove_bumps: bool = True,
+        volume_filter: VolumeFilter | None = None,
     ) -> Generator[StageDone, None, Result]:
         """Like :meth:`reconstruct`, as a generator yielding a :class:`StageDone` after each stage.
 
@@ -270,6 +282,8 @@ class Reconstructor:
         if self.net is None:
             return Result(**common)
         volume = self._network_volumes([common])[0]
+        if volume_filter is not None:
+            volume = volume_filter(volume)
         yield clock.lap("network")
         return (yield from self._mesh_stages(common, volume, clock, remove_bumps))
 

@@ -19,6 +19,7 @@ there and redoes the rest.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -37,8 +38,19 @@ from vrn_studio.eval.dataset import read_mesh
 from vrn_studio.face import Face
 from vrn_studio.face.mediapipe import MEDIAPIPE_TO_IBUG68
 from vrn_studio.image import RESOURCES_DIR
+from vrn_studio.pipeline.animation import (
+    ANIMATION_NAME,
+    OVERLAY_NAME,
+    GridTopology,
+    grids_of,
+    save_grid,
+    surface_grid,
+    write_animation,
+    write_overlay,
+)
 from vrn_studio.pipeline.reconstructor import Reconstructor
 from vrn_studio.pipeline.save import save_result
+from vrn_studio.pipeline.temporal import ONE_EURO, SURFACE_FILTER, OneEuroFilter, SurfaceFilter
 from vrn_studio.pipeline.tracking import REDETECT_EVERY, FaceTracker, face_in_box
 
 TABLE_NAME = "frames.jsonl"
@@ -47,6 +59,10 @@ TABLE_NAME = "frames.jsonl"
 CANONICAL_FACE = RESOURCES_DIR / "canonical_face_model.obj"
 """MediaPipe's canonical face (Apache 2.0; centimetres, y up, face towards +z): the 3D points
 that :func:`head_pose` fits the 68 landmarks to."""
+
+
+DEFAULT_FPS = 30.0
+"""Frame rate assumed for a container that states none (the common camera rate)."""
 
 
 class VideoError(VrnStudioError):
@@ -68,12 +84,15 @@ class VideoInfo:
 @dataclass(frozen=True)
 class VideoRun:
     """What :func:`reconstruct_video` did: frames reconstructed now, frames found complete
-    from an earlier run (``resumed``), frames without a face, the table's path."""
+    from an earlier run (``resumed``), frames without a face, the table's path, the files
+    made from all frames (animation, overlay)."""
 
     reconstructed: int
     resumed: int
     without_face: int
     table: Path
+    outputs: tuple[Path, ...] = ()
+    """The animation and overlay files written at the end."""
 
 
 def frame_stem(index: int) -> str:
@@ -102,29 +121,37 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     finally:
         capture.release()
     if not math.isfinite(fps) or fps <= 0:
-        fps = 30.0  # a container without a rate: the common camera rate, stated in the table
+        fps = DEFAULT_FPS
     return VideoInfo(path, float(fps), count, int(frame.shape[1]), int(frame.shape[0]))
 
 
 def iter_frames(
     path: str | os.PathLike[str], every: int = 1, skip: Container[int] = ()
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Frames ``0, every, 2 * every...`` of a video, less those in ``skip``, as ``(index, RGB
-    uint8 (H, W, 3))``, read one at a time (frames left out are grabbed, not decoded)."""
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Frames ``0, every, 2 * every...`` of a video, less those in ``skip``, as ``(index, time in
+    seconds, RGB uint8 (H, W, 3))``, read one at a time (frames left out are grabbed, not
+    decoded).
+
+    The time is the frame's own timestamp, so a variable-frame-rate video (phones record
+    those) keeps its timing; where the container gives none (or one not after the last),
+    ``index / frame rate``.
+    """
     if every < 1:
         raise ValueError(f"every must be >= 1; got {every}")
     capture = cv2.VideoCapture(str(path))
     try:
-        index = 0
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        fps = fps if math.isfinite(fps) and fps > 0 else DEFAULT_FPS
+        index, last = 0, -1.0
         while True:
-            if index % every or index in skip:
-                if not capture.grab():
-                    return
-            else:
-                ok, frame = capture.read()
-                if not ok:
-                    return
-                yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            wanted = not (index % every or index in skip)
+            if not (capture.grab() and (not wanted or (frame := capture.retrieve()[1]) is not None)):
+                return
+            stamp = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            time_s = stamp if math.isfinite(stamp) and stamp > last and (stamp > 0 or index == 0) else index / fps
+            last = time_s
+            if wanted:
+                yield index, time_s, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             index += 1
     finally:
         capture.release()
@@ -164,65 +191,6 @@ def head_pose(landmarks: np.ndarray, width: int, height: int) -> dict[str, float
         raise ValueError("The head pose fit failed")
     pitch, yaw, roll = cv2.RQDecomp3x3(cv2.Rodrigues(rvec)[0])[0]
     return {"yaw": float(yaw), "pitch": float(pitch), "roll": float(roll)}
-
-
-class OneEuroFilter:
-    """The One-Euro filter (Casiez, Roussel and Vogel, CHI 2012) on an array signal: a low-pass
-    filter whose cut-off rises with the signal's speed, so a still face stops jittering and a
-    moving one is not dragged behind.
-
-    Parameters
-    ----------
-    min_cutoff : float, default: 1.0
-        Cut-off frequency (Hz) when the signal is still: lower smooths more.
-    beta : float, default: 0.05
-        How fast the cut-off rises with speed (per unit of the signal per second, e.g. per
-        pixel/s for landmarks): higher lags less.
-    d_cutoff : float, default: 1.0
-        Cut-off (Hz) of the speed estimate.
-
-    Examples
-    --------
-    >>> f = OneEuroFilter(min_cutoff=1.0, beta=0.0)
-    >>> [round(float(f(np.array([x]), t)[0]), 3) for t, x in enumerate([0.0, 1.0, 1.0])]
-    [0.0, 0.863, 0.981]
-    """
-
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0) -> None:
-        if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
-            raise ValueError("min_cutoff and d_cutoff must be positive and beta >= 0")
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the past: the next sample passes unfiltered."""
-        self._x: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
-        self._t = 0.0
-
-    @staticmethod
-    def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
-        tau = 1.0 / (2 * math.pi * cutoff)
-        return 1.0 / (1.0 + tau / dt)
-
-    def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
-        """Filter sample ``x`` (any shape) taken at time ``t`` (seconds, increasing)."""
-        x = np.asarray(x, np.float64)
-        if self._x is None or t <= self._t:
-            self._x, self._dx, self._t = x.copy(), np.zeros_like(x), t
-            return x.copy()
-        dt = t - self._t
-        dx = (x - self._x) / dt
-        self._dx = self._dx + self._alpha(self.d_cutoff, dt) * (dx - self._dx)
-        cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
-        self._x = self._x + self._alpha(cutoff, dt) * (x - self._x)
-        self._t = t
-        return self._x.copy()
-
-
-ONE_EURO: tuple[float, float] = (1.0, 0.05)
-"""``min_cutoff`` (Hz) and ``beta`` (per pixel/s) of the landmark filter of
-:func:`reconstruct_video`, chosen on generated videos (tests/core/test_video.py, docs/video.md)."""
 
 
 def _find_face(reconstructor: Reconstructor, rgb: np.ndarray, hint: np.ndarray | None) -> Face:
@@ -267,7 +235,11 @@ def reconstruct_video(
     redetect_every: int = REDETECT_EVERY,
     remove_bumps: bool = True,
     smooth_landmarks: bool = True,
+    smooth_surface: bool = True,
+    animation: bool = True,
+    overlay: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    status: Callable[[str], None] | None = None,
 ) -> VideoRun:
     """Reconstruct every ``every``-th frame of ``video`` into ``out_dir``.
 
@@ -275,41 +247,55 @@ def reconstruct_video(
     ----------
     reconstructor : Reconstructor
         Model, landmarker, device and runtime, as for photos; with ``model=None`` only the
-        table is written (landmarks and head pose, no meshes).
+        table (landmarks and head pose) and the overlay of the landmarks are written.
     video : path
         A video file OpenCV reads (MP4, AVI, MOV, MKV...).
     out_dir : path
-        Output folder: ``frame_NNNNNN.<mesh_format>`` per frame with a face, and
-        ``frames.jsonl``, a row per frame: ``frame`` (0-based index), ``time_s`` (index / the
-        container's frame rate), ``face`` (found or not), ``mesh`` (file name), ``landmarks``
-        (68 x [x, y] photo pixels), ``box``, ``pose_deg`` (:func:`head_pose`), ``seconds``.
+        Output folder: ``frame_NNNNNN.<mesh_format>`` per frame with a face, its surface on
+        the fixed grid in ``grids/`` (:func:`~vrn_studio.pipeline.animation.surface_grid`),
+        and ``frames.jsonl``, a row per frame: ``frame`` (0-based index), ``time_s`` (the
+        frame's timestamp), ``face`` (found or not), ``mesh`` and ``grid`` (file names),
+        ``landmarks`` (68 x [x, y] photo pixels), ``box``, ``pose_deg`` (:func:`head_pose`),
+        ``seconds``; when all frames are done, ``animation.glb`` and ``overlay.mp4``
+        (:mod:`vrn_studio.pipeline.animation`).
     every : int, default: 1
         Reconstruct frames 0, every, 2 * every...
     mesh_format : str, default: "ply"
         One of the mesh outputs of :func:`~vrn_studio.pipeline.save_result` (``ply``,
         ``obj``, ``glb``, ``stl``, ``textured-glb``...).
     resume : bool, default: False
-        Go on with a folder that already holds a run: frames with a row and their mesh file
-        are kept, the others are reconstructed. Without it such a folder is an error, so an
-        earlier run is never overwritten by mistake.
+        Go on with a folder that already holds a run: frames with a row and their files are
+        kept, the others are reconstructed, and the animation and overlay are made again.
+        Without it such a folder is an error, so an earlier run is never overwritten by
+        mistake.
     redetect_every : int, default: REDETECT_EVERY
         Detect the face on every n-th reconstructed frame; follow it in between.
     remove_bumps : bool, default: True
         Bump removal, as for :meth:`Reconstructor.reconstruct`.
     smooth_landmarks : bool, default: True
-        Filter the landmarks over time (:class:`OneEuroFilter` with :data:`ONE_EURO`) before
-        they place the crop: the crop, and so the mesh, stops jittering on a still face.
-        The table holds the filtered landmarks.
+        Filter the landmarks over time (:class:`~vrn_studio.pipeline.temporal.OneEuroFilter`
+        with :data:`~vrn_studio.pipeline.temporal.ONE_EURO`) before they place the crop: the
+        crop stops jittering on a still face. The table holds the filtered landmarks.
+    smooth_surface : bool, default: True
+        Average the network's volume over frames, gated by how fast the face changes shape
+        (:class:`~vrn_studio.pipeline.temporal.SurfaceFilter` with
+        :data:`~vrn_studio.pipeline.temporal.SURFACE_FILTER`): the surface of a still face
+        stops flickering, a turning one is followed.
+    animation, overlay : bool, default: True
+        Write ``animation.glb`` and ``overlay.mp4`` at the end.
     progress : callable, optional
         Called with (frames handled so far, frames to handle or 0 when the container does not
         say) after each frame, and once first for the frames kept from an earlier run.
+    status : callable, optional
+        Called with the name of each file written at the end, before it is written.
 
     Raises
     ------
     VideoError
         The video cannot be read.
     ExportError
-        ``out_dir`` holds a run and ``resume`` is False, or a file cannot be written.
+        ``out_dir`` holds a run and ``resume`` is False, or a file cannot be written (disk
+        full: the frames done so far are kept, ``resume`` goes on from there).
     """
     info = probe_video(video)
     folder = Path(out_dir)
@@ -317,29 +303,31 @@ def reconstruct_video(
     if done and not resume:
         raise ExportError(f"{folder} already holds a run of {len(done)} frame(s): pass resume to go on, or "
                           "choose another folder")
-    complete = {i for i, row in done.items() if not row["face"] or row["mesh"] is None and reconstructor.net is None
-                or row["mesh"] is not None and (folder / row["mesh"]).is_file()}
+    complete = {i for i, row in done.items() if _row_complete(folder, row, reconstructor.net is not None)}
     folder.mkdir(parents=True, exist_ok=True)
     total = -(-info.frame_count // every) if info.frame_count else 0
     tracker = FaceTracker(redetect_every)
     smoother = OneEuroFilter(*ONE_EURO) if smooth_landmarks else None
+    surface = SurfaceFilter(*SURFACE_FILTER) if smooth_surface else None
     resumed = sum(1 for index in complete if index % every == 0)
     reconstructed = without_face = 0
     if progress and resumed:
         progress(resumed, total)
     with open(folder / TABLE_NAME, "a", encoding="utf-8") as table:
-        for handled, (index, rgb) in enumerate(iter_frames(info.path, every, skip=complete), resumed + 1):
+        for handled, (index, time_s, rgb) in enumerate(iter_frames(info.path, every, skip=complete), resumed + 1):
             start = time.perf_counter()
             hint = tracker.next_hint()
-            row: dict[str, Any] = {"frame": index, "time_s": round(index / info.fps, 6), "face": False, "mesh": None}
+            row: dict[str, Any] = {"frame": index, "time_s": round(time_s, 6), "face": False, "mesh": None, "grid": None}
             try:
                 found = _find_face(reconstructor, rgb, hint)
-                face = found if smoother is None else replace(found, landmarks=smoother(found.landmarks, row["time_s"]))
-                result = reconstructor.reconstruct(rgb, face=face, remove_bumps=remove_bumps)
+                face = found if smoother is None else replace(found, landmarks=smoother(found.landmarks, time_s))
+                gate = None if surface is None else functools.partial(surface, landmarks=face.landmarks, t=time_s)
+                result = reconstructor.reconstruct(rgb, face=face, remove_bumps=remove_bumps, volume_filter=gate)
             except NoFaceError:
                 tracker.reset()
-                if smoother is not None:
-                    smoother.reset()
+                for each in (smoother, surface):
+                    if each is not None:
+                        each.reset()
                 without_face += 1
             else:
                 tracker.update(found, detected=hint is None)
@@ -347,6 +335,9 @@ def reconstruct_video(
                     (mesh_file,) = save_result(result, folder, outputs=[mesh_format], stem=frame_stem(index),
                                                frame="photo", overwrite=True)
                     row["mesh"] = mesh_file.name
+                    grid = surface_grid(result)
+                    if grid is not None and np.isfinite(grid[..., 2]).any():
+                        row["grid"] = save_grid(grid, folder, frame_stem(index))
                 marks = face.landmarks
                 row.update(face=True, landmarks=np.round(marks, 2).tolist(),
                            box=np.round(result.face.box, 2).tolist(),
@@ -358,4 +349,25 @@ def reconstruct_video(
             os.fsync(table.fileno())
             if progress:
                 progress(handled, total)
-    return VideoRun(reconstructed, resumed, without_face, folder / TABLE_NAME)
+    rows = [row for _, row in sorted(read_table(folder).items())]
+    topology = GridTopology.from_grids(grids_of(folder, rows))
+    outputs: list[Path] = []
+    if animation and topology is not None:
+        if status:
+            status(ANIMATION_NAME)
+        outputs += write_animation(folder, info.path, rows, topology, info.height)
+    if overlay:
+        if status:
+            status(OVERLAY_NAME)
+        outputs.append(write_overlay(folder, info.path, rows, topology, info.fps))
+    return VideoRun(reconstructed, resumed, without_face, folder / TABLE_NAME, tuple(outputs))
+
+
+def _row_complete(folder: Path, row: dict[str, Any], has_model: bool) -> bool:
+    """Whether an earlier run's row can be kept: no face, or the files it names are there (a
+    landmarks-only row only when this run has no model either)."""
+    if not row["face"]:
+        return True
+    if row["mesh"] is None:
+        return not has_model
+    return all((folder / row[key]).is_file() for key in ("mesh", "grid") if row.get(key))
