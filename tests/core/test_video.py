@@ -127,8 +127,10 @@ def test_cli_video(clip: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr("vrn_studio.cli.reconstruct_cmd.Reconstructor",
                         lambda *a, **k: Reconstructor(EllipsoidNet(blob=False), landmarker="dlib", device="cpu"))
     out = tmp_path / "out"
-    assert main(["video", str(clip), "-o", str(out), "--every", "4", "--format", "obj"]) == 0
-    assert "2 frame(s) reconstructed, 0 kept from before, 0 without a face" in capsys.readouterr().out
+    assert main(["video", str(clip), "-o", str(out), "--every", "4", "--format", "obj", "--no-overlay"]) == 0
+    printed = capsys.readouterr().out
+    assert "2 frame(s) reconstructed, 0 kept from before, 0 without a face" in printed
+    assert f"wrote {out / 'animation.glb'}" in printed and not (out / "overlay.mp4").exists()
     assert sorted(p.name for p in out.glob("*.obj")) == [f"{frame_stem(0)}.obj", f"{frame_stem(4)}.obj"]
     assert main(["video", str(clip), "-o", str(out), "--every", "4"]) == 2  # a run is there: --resume
     assert "resume" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""``vrn-studio video``: a video file to one mesh per frame and a table of landmarks and head pose."""
+"""``vrn-studio video``: a video file to one mesh per frame, a table of landmarks and head pose, an
+animated GLB and the mesh laid over the video."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``video`` sub-command."""
     p = sub.add_parser(
         "video",
-        help="reconstruct every frame of a video file (meshes + landmarks and head pose table)",
-        description="Reconstruct every (n-th) frame of a video file with face tracking: OUT/frame_NNNNNN.<format> "
-        "per frame with a face (photo pixels) and OUT/frames.jsonl, a row per frame (time, face found, "
-        "landmarks, box, head pose in degrees). Stopped or killed, it goes on with --resume.",
+        help="reconstruct every frame of a video file (meshes, table, animated GLB, overlay video)",
+        description="Reconstruct every (n-th) frame of a video file with face tracking and temporal smoothing: "
+        "OUT/frame_NNNNNN.<format> per frame with a face (photo pixels), OUT/frames.jsonl, a row per frame (time, "
+        "face found, landmarks, box, head pose in degrees), OUT/animation.glb (one mesh of fixed topology "
+        "animated at the video's timing; browser glTF viewers play it) and OUT/overlay.mp4 (the mesh over the "
+        "video). Stopped or killed, it goes on with --resume.",
     )
     p.add_argument("video", type=Path, metavar="VIDEO", help="video file (MP4, AVI, MOV, MKV...)")
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
@@ -31,9 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="per-frame mesh format (default: ply)")
     p.add_argument("--resume", action="store_true",
                    help="go on with an interrupted run in OUT: finished frames are kept, the rest reconstructed")
-    p.add_argument("--no-smoothing", dest="smooth_landmarks", action="store_false",
-                   help="do not filter the landmarks over time (by default a One-Euro filter stills a still face's "
-                   "jitter and follows a moving one within a frame)")
+    p.add_argument("--no-smoothing", dest="smooth", action="store_false",
+                   help="do not filter over time (by default the landmarks get a One-Euro filter and the surface a "
+                   "motion-gated average: a still face stops jittering, a moving one is followed within a frame)")
+    p.add_argument("--no-animation", dest="animation", action="store_false", help="do not write animation.glb")
+    p.add_argument("--no-overlay", dest="overlay", action="store_false", help="do not write overlay.mp4")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -51,9 +56,15 @@ def run(args: argparse.Namespace) -> int:
             bar.total = total or None
             bar.update(done - bar.n)
 
+        def status(name: str) -> None:
+            bar.set_postfix_str(f"writing {name}")
+
         run_ = reconstruct_video(rec, info.path, args.out, every=args.every, mesh_format=args.mesh_format,
-                                 resume=args.resume, remove_bumps=not args.no_bumps, smooth_landmarks=args.smooth_landmarks,
-                                 progress=progress)
+                                 resume=args.resume, remove_bumps=not args.no_bumps, smooth_landmarks=args.smooth,
+                                 smooth_surface=args.smooth, animation=args.animation, overlay=args.overlay,
+                                 progress=progress, status=status)
     print(f"{args.video}: {run_.reconstructed} frame(s) reconstructed, {run_.resumed} kept from before, "
           f"{run_.without_face} without a face ({info.fps:g} frames/s); table {run_.table}")
+    for output in run_.outputs:
+        print(f"wrote {output}")
     return 0

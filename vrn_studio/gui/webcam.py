@@ -10,6 +10,10 @@ few seconds and following its landmarks in between (:mod:`vrn_studio.pipeline.tr
 Only the UI thread touches widgets: frames and results reach it through queued signals.
 
 A video file stands in for a camera in tests and demos: :class:`VideoSource` opens either.
+
+A session can also record: :meth:`WebcamRunner.start_recording` has the capture thread append
+every frame it reads to a :class:`FrameWriter` (camera > Record: the frames are reconstructed
+from the file afterwards, since the live loop reconstructs only the newest frame).
 """
 
 from __future__ import annotations
@@ -28,15 +32,20 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from vrn_studio.errors import NoFaceError, VrnStudioError
+from vrn_studio._io import atomic_path
+from vrn_studio.errors import ExportError, NoFaceError, VrnStudioError
 from vrn_studio.gui.workers import LazyReconstructor, ReconstructorSource, run_stages, user_message
 from vrn_studio.pipeline.tracking import FaceTracker
+from vrn_studio.pipeline.video import DEFAULT_FPS
 
 SourceSpec = int | str | os.PathLike
 """A camera index (``int``) or the path of a video file."""
 
 READ_ATTEMPTS = 5
 """Consecutive failed reads after which a camera counts as gone (unplugged, taken over)."""
+
+VIDEO_FILE_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv)"
+"""File-dialog filter of the video files the app opens."""
 
 
 class CameraError(VrnStudioError):
@@ -100,8 +109,12 @@ class VideoSource:
     def fps(self) -> float | None:
         """A video file's frame rate in frames per second; None for a camera (it paces itself)
         or a file that does not say."""
-        if self.is_camera:
-            return None
+        return None if self.is_camera else self.stated_fps
+
+    @property
+    def stated_fps(self) -> float | None:
+        """The frame rate the camera or file states, frames per second; None when it states none
+        (a camera's figure is nominal: it may deliver fewer in low light)."""
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         return fps if math.isfinite(fps) and fps > 0 else None
 
@@ -172,6 +185,89 @@ def list_cameras(
     return found
 
 
+class FrameWriter:
+    """Frames appended to an MPEG-4 video (``mp4v``, the codec OpenCV's wheels write) that
+    takes its name only when closed.
+
+    The frames go to a hidden file beside ``path`` (``.NAME.part.mp4``: OpenCV picks the
+    container by the extension); :meth:`close` moves it to ``path`` atomically
+    (:func:`~vrn_studio._io.atomic_path`), so ``path`` never names a video cut short. The
+    video opens on the first frame, whose size it takes. One thread may write while another
+    closes.
+
+    Parameters
+    ----------
+    path : path
+        The video to write; its folder must exist.
+    fps : float
+        Frame rate stored in the file, frames per second.
+
+    Raises
+    ------
+    ExportError
+        ``path`` exists already (a recording is never overwritten).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], fps: float) -> None:
+        self.path, self.fps = Path(path), float(fps)
+        if self.path.exists():
+            raise ExportError(f"{self.path} already exists; choose another folder")
+        self.frames = 0
+        """Frames written so far."""
+        self._part = self.path.with_name(f".{self.path.name}.part{self.path.suffix}")
+        self._lock = threading.Lock()
+        self._writer: cv2.VideoWriter | None = None
+        self._closed = False
+
+    def write(self, rgb: np.ndarray) -> None:
+        """Append a frame, (H, W, 3) uint8 RGB, the size of the first; nothing once closed.
+
+        Raises
+        ------
+        ExportError
+            The video cannot be created (no MPEG-4 writer, a folder that refuses files).
+        """
+        with self._lock:
+            if self._closed:
+                return
+            if self._writer is None:
+                writer = cv2.VideoWriter(str(self._part), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+                                         (rgb.shape[1], rgb.shape[0]))
+                if not writer.isOpened():
+                    raise ExportError(f"Cannot write {self.path}: OpenCV cannot create an MPEG-4 video there")
+                self._writer = writer
+            self._writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            self.frames += 1
+
+    def close(self) -> Path | None:
+        """Finish the video and give it its name (later calls do nothing and return None).
+
+        Returns
+        -------
+        Path or None
+            ``path``, or None when no frame was written (no file is left behind).
+
+        Raises
+        ------
+        ExportError
+            The file cannot be finished or renamed (disk full, ``path`` made meanwhile).
+        """
+        with self._lock:
+            if self._closed:
+                return None
+            self._closed = True
+            if self._writer is not None:
+                self._writer.release()
+            try:
+                if not self.frames:
+                    return None
+                with atomic_path(self.path) as tmp:
+                    os.replace(self._part, tmp)
+                return self.path
+            finally:
+                self._part.unlink(missing_ok=True)
+
+
 class _Rate:
     """Events per second over a sliding window that always keeps the last two events."""
 
@@ -196,6 +292,9 @@ class _Session:
     display slot holds a frame; take it with :meth:`take_display`), ``"result"``
     (a Result), ``"noface"``, and last ``"end"`` with ``(kind, message)``, kind ``"ended"`` or
     ``"failed"``, when the session ends by itself.
+
+    Every frame read while a :class:`FrameWriter` is set (:meth:`record`) is also written to
+    it, in the capture thread.
     """
 
     def __init__(
@@ -215,6 +314,8 @@ class _Session:
         self._for_inference: np.ndarray | None = None
         self._for_display: np.ndarray | None = None
         self.frames_captured = self.frames_dropped = self.frames_not_shown = self.frames_reconstructed = 0
+        self.stated_fps: float | None = None  # the source's own figure, once the capture thread opened it
+        self._writer: FrameWriter | None = None
         self._capture_rate, self._result_rate = _Rate(), _Rate()
         self._tracker = FaceTracker()
         self._threads = [
@@ -245,6 +346,17 @@ class _Session:
         with self._cond:
             return self._capture_rate.per_second(), self._result_rate.per_second()
 
+    def recording_fps(self) -> float:
+        """Frames per second to record at: the capture rate measured over the last seconds,
+        else the rate the source states, else :data:`~vrn_studio.pipeline.video.DEFAULT_FPS`."""
+        with self._cond:
+            return round(self._capture_rate.per_second(), 2) or self.stated_fps or DEFAULT_FPS
+
+    def record(self, writer: FrameWriter | None) -> None:
+        """Write every frame read from now on to ``writer`` (None: stop writing)."""
+        with self._cond:
+            self._writer = writer
+
     def stop(self, timeout: float) -> bool:
         """Ask both threads to end and wait up to ``timeout`` seconds; True when both ended."""
         with self._cond:
@@ -262,6 +374,8 @@ class _Session:
         except Exception as exc:  # noqa: BLE001 - reported as the session's end
             self._finish("failed", user_message(exc))
             return
+        with self._cond:
+            self.stated_fps = source.stated_fps
         try:
             self._capture_from(source)
         except Exception as exc:  # noqa: BLE001 - an unplugged camera raises CameraError
@@ -296,8 +410,15 @@ class _Session:
             return not self._stopping
 
     def _publish(self, frame: np.ndarray) -> None:
-        """Put a new frame in both slots, counting the frames it replaces."""
+        """Put a new frame in both slots, counting the frames it replaces, and record it.
+
+        Raises
+        ------
+        ExportError
+            The recording cannot be written (the capture then ends as failed).
+        """
         with self._cond:
+            writer = self._writer
             self.frames_captured += 1
             self._capture_rate.add(time.monotonic())
             if self._for_inference is not None or self._paused:
@@ -311,6 +432,8 @@ class _Session:
             self._cond.notify_all()
         if announce:
             self._post(self, "frame", None)
+        if writer is not None:
+            writer.write(frame)  # outside the lock: encoding takes milliseconds
 
     def _finish(self, kind: str, message: str) -> None:
         """The capture ended by itself; after a failure no waiting frame is reconstructed."""
@@ -400,6 +523,10 @@ class WebcamRunner(QObject):
         The video file ended (never with ``loop=True``); the session is over.
     stateChanged(str)
         ``"running"``, ``"paused"`` or ``"stopped"``.
+    recordingDone(object)
+        The recording of :meth:`start_recording` ended with its session (after ``failed`` or
+        ``ended`` when the session ended by itself): the video written (``Path``), or None
+        when no frame was recorded or the file could not be finished (said by ``failed``).
 
     Notes
     -----
@@ -415,6 +542,7 @@ class WebcamRunner(QObject):
     failed = Signal(str)
     ended = Signal()
     stateChanged = Signal(str)
+    recordingDone = Signal(object)
 
     _event = Signal(object, str, object)  # (session, kind, payload), from the session's threads
 
@@ -430,6 +558,7 @@ class WebcamRunner(QObject):
         self._reconstructor = LazyReconstructor(reconstructor)
         self._source_factory = source_factory
         self._session: _Session | None = None
+        self._recording: FrameWriter | None = None
         self._state = "stopped"
         self._shown: np.ndarray | None = None
         self._fps_timer = QTimer(self)
@@ -441,6 +570,16 @@ class WebcamRunner(QObject):
     def state(self) -> str:
         """``"running"``, ``"paused"`` or ``"stopped"``."""
         return self._state
+
+    @property
+    def source(self) -> SourceSpec | None:
+        """The running or paused session's camera index or video file; None when stopped."""
+        return None if self._state == "stopped" else self._session.spec
+
+    @property
+    def is_recording(self) -> bool:
+        """Whether :meth:`start_recording` is writing the session's frames to a file."""
+        return self._recording is not None
 
     @property
     def frames_captured(self) -> int:
@@ -499,6 +638,28 @@ class WebcamRunner(QObject):
             self._session.set_paused(False)
             self._set_state("running")
 
+    def start_recording(self, path: str | os.PathLike[str]) -> None:
+        """Write every frame read from now on to ``path`` (a :class:`FrameWriter`) until the
+        session ends (:meth:`stop`, a new :meth:`start`, a lost camera, the end of a file);
+        ``recordingDone`` then gives the file. A paused session resumes; pausing it later
+        pauses the recording.
+
+        Meant for a camera, whose live view reconstructs only the newest frame: the file keeps
+        them all, at the rate frames arrive (:meth:`_Session.recording_fps`).
+
+        Raises
+        ------
+        CameraError
+            No session runs, or it is being recorded already.
+        ExportError
+            ``path`` exists already.
+        """
+        if self._state == "stopped" or self._recording is not None:
+            raise CameraError("Nothing live to record" if self._state == "stopped" else "Already recording")
+        self._recording = FrameWriter(path, self._session.recording_fps())
+        self._session.record(self._recording)
+        self.resume()
+
     def freeze(self) -> np.ndarray | None:
         """Pause and return the frame on screen (for a full reconstruction), or None if none was shown."""
         self.pause()
@@ -527,7 +688,22 @@ class WebcamRunner(QObject):
         if self._session is None:
             return True
         self._set_state("stopped")
-        return self._session.stop(timeout_ms / 1000)
+        ended = self._session.stop(timeout_ms / 1000)
+        self._close_recording()
+        return ended
+
+    def _close_recording(self) -> None:
+        """Finish the recording, if any, and emit ``recordingDone``."""
+        writer, self._recording = self._recording, None
+        if writer is None:
+            return
+        self._session.record(None)
+        try:
+            path = writer.close()
+        except VrnStudioError as exc:
+            self.failed.emit(str(exc))
+            path = None
+        self.recordingDone.emit(path)
 
     def _set_state(self, state: str) -> None:
         if state == self._state:
@@ -556,6 +732,7 @@ class WebcamRunner(QObject):
                 self.failed.emit(message)
             else:
                 self.ended.emit()
+            self._close_recording()
             return
         if kind == "frame":
             frame = session.take_display()  # emptied even while paused, so the next frame is announced

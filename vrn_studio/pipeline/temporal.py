@@ -88,8 +88,10 @@ class SurfaceFilter:
 
     The volume lives in the crop frame, which follows the face (position and size), so a
     sliding face needs no gate; a turn, a tilt or an expression changes the landmarks'
-    :func:`face_shape`, and its speed (percent of the face's size per second, low-passed at
-    ``d_cutoff``) raises the filter's cut-off: ``cutoff = min_cutoff + beta * speed``.
+    :func:`face_shape`, and its speed raises the filter's cut-off: ``cutoff = min_cutoff +
+    beta * speed``, the speed being the mean length of the landmarks' shape velocities
+    (percent of the face's size per second) low-passed at ``d_cutoff`` as vectors, so the
+    landmarks' jitter averages out and a steady turn does not.
 
     Parameters
     ----------
@@ -118,7 +120,7 @@ class SurfaceFilter:
         """Forget the past: the next volume passes unfiltered."""
         self._volume: torch.Tensor | None = None
         self._shape: np.ndarray | None = None
-        self._speed = 0.0
+        self._velocity: np.ndarray | float = 0.0
         self._t = 0.0
         self.last_alpha = 1.0
         """The weight the last volume got (1: passed unfiltered)."""
@@ -132,14 +134,14 @@ class SurfaceFilter:
         shape = face_shape(landmarks)
         if self._volume is None or t <= self._t or self._volume.shape != current.shape \
                 or self._volume.device != current.device:
-            self._volume, self._shape, self._speed, self._t = current.clone(), shape, 0.0, t
+            self._volume, self._shape, self._velocity, self._t = current.clone(), shape, 0.0, t
             self.last_alpha = 1.0
             return volume
         dt = t - self._t
         assert self._shape is not None
-        speed = float(np.linalg.norm(shape - self._shape, axis=1).mean()) / dt
-        self._speed += _alpha(self.d_cutoff, dt) * (speed - self._speed)
-        self.last_alpha = float(_alpha(self.min_cutoff + self.beta * self._speed, dt))
+        self._velocity = self._velocity + _alpha(self.d_cutoff, dt) * ((shape - self._shape) / dt - self._velocity)
+        speed = float(np.linalg.norm(self._velocity, axis=-1).mean())
+        self.last_alpha = float(_alpha(self.min_cutoff + self.beta * speed, dt))
         self._volume.lerp_(current.to(self._volume.dtype), self.last_alpha)
         self._shape, self._t = shape, t
         out = self._volume.clone()

@@ -49,6 +49,7 @@ from vrn_studio.pipeline.animation import (
     write_overlay,
 )
 from vrn_studio.pipeline.reconstructor import Reconstructor
+from vrn_studio.pipeline.result import Result
 from vrn_studio.pipeline.save import save_result
 from vrn_studio.pipeline.temporal import ONE_EURO, SURFACE_FILTER, OneEuroFilter, SurfaceFilter
 from vrn_studio.pipeline.tracking import REDETECT_EVERY, FaceTracker, face_in_box
@@ -93,6 +94,8 @@ class VideoRun:
     table: Path
     outputs: tuple[Path, ...] = ()
     """The animation and overlay files written at the end."""
+    stopped: bool = False
+    """Whether ``on_frame`` stopped the run before the end of the video."""
 
 
 def frame_stem(index: int) -> str:
@@ -240,6 +243,7 @@ def reconstruct_video(
     overlay: bool = True,
     progress: Callable[[int, int], None] | None = None,
     status: Callable[[str], None] | None = None,
+    on_frame: Callable[[int, np.ndarray, Result | None], bool | None] | None = None,
 ) -> VideoRun:
     """Reconstruct every ``every``-th frame of ``video`` into ``out_dir``.
 
@@ -288,6 +292,11 @@ def reconstruct_video(
         say) after each frame, and once first for the frames kept from an earlier run.
     status : callable, optional
         Called with the name of each file written at the end, before it is written.
+    on_frame : callable, optional
+        Called after each frame is written with (frame index, the frame RGB, its
+        :class:`~vrn_studio.pipeline.Result` or None without a face), e.g. to show it; when it
+        returns False the run stops there (``VideoRun.stopped``; the frames done are kept,
+        ``resume`` goes on, and the animation and overlay are not written).
 
     Raises
     ------
@@ -318,6 +327,7 @@ def reconstruct_video(
             start = time.perf_counter()
             hint = tracker.next_hint()
             row: dict[str, Any] = {"frame": index, "time_s": round(time_s, 6), "face": False, "mesh": None, "grid": None}
+            result = None
             try:
                 found = _find_face(reconstructor, rgb, hint)
                 face = found if smoother is None else replace(found, landmarks=smoother(found.landmarks, time_s))
@@ -349,6 +359,8 @@ def reconstruct_video(
             os.fsync(table.fileno())
             if progress:
                 progress(handled, total)
+            if on_frame is not None and on_frame(index, rgb, result if row["face"] else None) is False:
+                return VideoRun(reconstructed, resumed, without_face, folder / TABLE_NAME, stopped=True)
     rows = [row for _, row in sorted(read_table(folder).items())]
     topology = GridTopology.from_grids(grids_of(folder, rows))
     outputs: list[Path] = []
