@@ -3,8 +3,6 @@ vrn_studio.pipeline.temporal) on videos the tests write."""
 
 from __future__ import annotations
 
-import json
-import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from gltf_validator import validate
 from test_video import FPS, write_clip
 
 from vrn_studio.errors import ExportError
+from vrn_studio.export.glb import read_glb as export_read_glb
 from vrn_studio.image import load_image, sample_image_path
 from vrn_studio.pipeline import Reconstructor
 from vrn_studio.pipeline import video as video_module
@@ -26,18 +25,7 @@ from vrn_studio.pipeline.video import iter_frames, probe_video, read_table, reco
 
 
 def read_glb(path: Path) -> tuple[dict, dict]:
-    """A GLB's JSON and its accessors as arrays by index."""
-    data = path.read_bytes()
-    length = struct.unpack_from("<I", data, 12)[0]
-    gltf = json.loads(data[20:20 + length])
-    binary = data[20 + length + 8:]
-    arrays = {}
-    for i, accessor in enumerate(gltf["accessors"]):
-        view = gltf["bufferViews"][accessor["bufferView"]]
-        width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3}[accessor["type"]]
-        dtype = "<u4" if accessor["componentType"] == 5125 else "<f4"
-        arrays[i] = np.frombuffer(binary, dtype, accessor["count"] * width, view["byteOffset"]).reshape(-1, width)
-    return gltf, arrays
+    return export_read_glb(path.read_bytes())
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ Mesh formats are chosen by file extension from :data:`EXPORTERS` (see
 """
 
 from vrn_studio.export.depth import DEPTH_PNG_SCALE, export_depth_png
-from vrn_studio.export.glb import export_animated_glb, export_glb, export_textured_glb
+from vrn_studio.export.glb import export_animated_glb, export_glb, export_textured_glb, read_glb
 from vrn_studio.export.landmarks import export_landmarks
 from vrn_studio.export.obj import export_obj, export_textured_obj
-from vrn_studio.export.png import encode_png
 from vrn_studio.export.ply import export_ply
+from vrn_studio.export.png import encode_png
 from vrn_studio.export.registry import EXPORTERS, Exporter, export_mesh, mesh_formats, register_exporter
 from vrn_studio.export.stl import export_stl
 from vrn_studio.export.threemf import export_3mf
@@ -34,5 +34,6 @@ __all__ = [
     "export_volume",
     "load_volume",
     "mesh_formats",
+    "read_glb",
     "register_exporter",
 ]

@@ -220,6 +220,38 @@ def _encode(mesh: Mesh, *, colors: np.ndarray | None = None, uv: np.ndarray | No
     return struct.pack("<III", GLB_MAGIC, 2, 12 + len(chunks)) + chunks
 
 
+def read_glb(data: bytes) -> tuple[dict, dict[int, np.ndarray]]:
+    """Read back a GLB as this module writes it: its JSON and every accessor as an array.
+
+    Returns
+    -------
+    gltf : dict
+        The JSON chunk.
+    accessors : dict of int to np.ndarray
+        Accessor index -> (count, components) array (float32, or uint32 for indices), a view
+        of ``data``.
+
+    Examples
+    --------
+    >>> gltf, arrays = read_glb(export_glb(Mesh(np.eye(3), [[0, 1, 2]])))
+    >>> arrays[gltf["meshes"][0]["primitives"][0]["indices"]].ravel().tolist()
+    [0, 1, 2]
+    """
+    length, kind = struct.unpack_from("<II", data, 12)
+    if data[:4] != b"glTF" or kind != CHUNK_JSON:
+        raise ValueError("not a binary glTF file")
+    gltf = json.loads(data[20:20 + length])
+    binary = data[20 + length + 8:]
+    widths = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
+    arrays = {}
+    for index, accessor in enumerate(gltf.get("accessors", [])):
+        view = gltf["bufferViews"][accessor["bufferView"]]
+        dtype = "<u4" if accessor["componentType"] == _UNSIGNED_INT else "<f4"
+        width = widths[accessor["type"]]
+        arrays[index] = np.frombuffer(binary, dtype, accessor["count"] * width, view["byteOffset"]).reshape(-1, width)
+    return gltf, arrays
+
+
 def srgb_to_linear(colors: np.ndarray) -> np.ndarray:
     """sRGB uint8 colours to linear floats in [0, 1] (IEC 61966-2-1 transfer function).
 
