@@ -58,32 +58,48 @@ MAX_TEXTURE_SIDE = 1024
 """Longest side in pixels of the animation's texture (the face's region of one frame)."""
 
 
+def eye_line_angle(landmarks: np.ndarray) -> float:
+    """The head's roll in the image: the angle (radians, y down, so positive turns clockwise on
+    screen) of the line from the centre of the right eye (points 36-41) to the left (42-47)."""
+    points = np.asarray(landmarks, np.float64)
+    dx, dy = points[42:48].mean(axis=0) - points[36:42].mean(axis=0)
+    return float(np.arctan2(dy, dx))
+
+
 def surface_grid(result: Result, step: int = GRID_STEP) -> np.ndarray | None:
-    """The front surface of ``result``'s cleaned mesh on a fixed grid of its crop.
+    """The front surface of ``result``'s cleaned mesh on a fixed grid of its crop, turned with
+    the head's roll (:func:`eye_line_angle`), so that a grid point keeps to the same place on
+    the face when the head slides, comes nearer or tilts.
 
     Returns
     -------
     np.ndarray, shape (G, G, 3), float32, or None
         ``G = crop size / step``; point (i, j) lies over crop pixel ``(step * j + step // 2,
-        step * i + step // 2)``, given in photo pixels (x right, y down, z towards the camera,
-        as ``Result.mesh_photo``; z exact on the mesh's triangles,
-        :func:`~vrn_studio.mesh.raster.front_surface`). z is NaN where no surface covers the
-        point, and where the surface is steeper than :data:`MAX_SLOPE` or borders such a
-        point: a grid seen from the front cannot follow the silhouette's walls. None without
-        a mesh.
+        step * i + step // 2)`` turned by the roll about the crop's centre, given in photo
+        pixels (x right, y down, z towards the camera, as ``Result.mesh_photo``; z exact on
+        the mesh's triangles, :func:`~vrn_studio.mesh.raster.front_surface`). z is NaN where
+        no surface covers the point, and where the surface is steeper than
+        :data:`MAX_SLOPE` or borders such a point: a grid seen from the front cannot follow
+        the silhouette's walls. None without a mesh.
     """
     if result.mesh is None or result.mesh.is_empty:
         return None
     size = result.crop.shape[0]
     count = len(range(step // 2, size, step))
-    on_grid = (result.mesh.vertices.astype(np.float64) - [step // 2, step // 2, 0]) / [step, step, 1]
+    centre = (size - 1) / 2
+    angle = eye_line_angle(result.landmarks_crop)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])  # grid -> crop
+    vertices = result.mesh.vertices.astype(np.float64)
+    level = (vertices[:, :2] - centre) @ turn + centre  # crop -> grid: the inverse turn
+    on_grid = np.column_stack([(level - step // 2) / step, vertices[:, 2]])
     z = front_surface(on_grid, result.mesh.faces, count, count)[0]
     z[~np.isfinite(z)] = np.nan
     slope = np.hypot(*np.gradient(z, float(step)))
     z[~(slope <= MAX_SLOPE)] = np.nan  # NaN slopes: the rim next to a point without surface
     centres = np.arange(count, dtype=np.float64) * step + step // 2
     gx, gy = np.meshgrid(centres, centres)
-    points = Mesh(np.stack([gx, gy, z], axis=-1).reshape(-1, 3), np.zeros((0, 3), np.int64))
+    xy = (np.stack([gx, gy], axis=-1).reshape(-1, 2) - centre) @ turn.T + centre
+    points = Mesh(np.column_stack([xy, z.reshape(-1)]), np.zeros((0, 3), np.int64))
     return mesh_to_photo(points, result.transform).vertices.reshape(count, count, 3)
 
 
