@@ -234,3 +234,20 @@ def test_surface_smoothing_stills_a_still_face_without_lagging(shipped_weights: 
     assert figures["moving_vertex_lag_frames"] <= 2.0
     assert figures["moving_vertex_speed_px_per_frame"] > 1.0
 
+
+
+def test_memory_does_not_grow_with_the_length_of_the_video(tmp_path: Path) -> None:
+    """Frames are streamed: a clip five times longer peaks at about the same memory."""
+    import tracemalloc
+
+    rec = Reconstructor(None, landmarker="dlib", device="cpu")
+    peaks = []
+    for faces in (4, 20):
+        clip = write_clip(tmp_path / f"clip{faces}.avi", faces=faces, blanks=0)
+        reconstruct_video(rec, clip, tmp_path / f"out{faces}", every=1)  # warm: the landmarker's models load once
+        tracemalloc.start()
+        reconstruct_video(rec, clip, tmp_path / f"again{faces}")
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    frame = 512 * 640 * 3
+    assert peaks[1] - peaks[0] < 4 * frame  # 16 more frames, not 16 frames more memory

@@ -1,9 +1,10 @@
 """VRN Studio's main window: photo and crop on the left, the 3D viewport on the right.
 
-The window owns its panels and two runners (one photo reconstruction, one live webcam
-loop); all heavy work happens in their threads or in short-lived export workers. The
-window only reacts to their signals. Nothing here is reached through globals: tests build
-a window with their own settings store and Reconstructor factory.
+The window owns its panels and three runners (one photo reconstruction, one live webcam
+loop, one video job for Camera ▸ Record…); all heavy work happens in their threads or in
+short-lived export workers. The window only reacts to their signals. Nothing here is
+reached through globals: tests build a window with their own settings store and
+Reconstructor factory.
 """
 
 from __future__ import annotations
@@ -40,16 +41,18 @@ from vrn_studio.eval import Comparison, compare_meshes, load_mesh_file
 from vrn_studio.face import Face
 from vrn_studio.gui.photo_view import CropView, PhotoView
 from vrn_studio.gui.preferences import PreferencesDialog
+from vrn_studio.gui.record_dialog import RECORDING_NAME, RecordDialog, source_label
 from vrn_studio.gui.settings import AppSettings, SettingsStore, apply_theme
 from vrn_studio.gui.viewport import CROP_SIZE, Viewport
-from vrn_studio.gui.webcam import WebcamRunner, list_cameras
+from vrn_studio.gui.webcam import VIDEO_FILE_FILTER, SourceSpec, WebcamRunner, list_cameras
 from vrn_studio.gui.weights_dialog import WeightsDialog
-from vrn_studio.gui.workers import ReconstructionRunner, start_task, user_message
+from vrn_studio.gui.workers import ReconstructionRunner, VideoFrame, VideoJobRunner, start_task, user_message
 from vrn_studio.image import IMAGE_SUFFIXES, list_images, sample_image_path
 from vrn_studio.mesh import ADULT_OUTER_INTEROCULAR_MM, Mesh, to_viewer_frame
 from vrn_studio.pipeline import STAGES, Reconstructor, Result, output_file_name, output_names, write_output
 from vrn_studio.pipeline.overlay import mesh_overlay
 from vrn_studio.pipeline.runtime import live_runtime
+from vrn_studio.pipeline.video import VideoRun
 from vrn_studio.weights import DEFAULT_MODELS, list_models
 
 log = logging.getLogger(__name__)
@@ -118,6 +121,16 @@ def _is_installed(model: str) -> bool:
     """Whether a manifest for ``model`` (``"default"``: any of the default models) is installed."""
     names = DEFAULT_MODELS if model == "default" else (model,)
     return any(entry.name in names for entry in list_models())
+
+
+def recording_progress(frame: VideoFrame) -> str:
+    """The status bar's line for a video job's frame: frames done (of the total), frames/s, time left."""
+    parts = [f"Recording: {frame.done} of {frame.total} frames" if frame.total else f"Recording: {frame.done} frames",
+             f"{frame.per_second:.1f} frames/s"]
+    if (left := frame.seconds_left) is not None:
+        minutes, seconds = divmod(round(left), 60)
+        parts.append(f"{minutes}:{seconds:02d} left")
+    return " \u00b7 ".join(parts)
 
 
 def qimage_to_rgb(image: QImage) -> np.ndarray:
@@ -191,6 +204,9 @@ class MainWindow(QMainWindow):
 
         self.runner = ReconstructionRunner(self._reconstructor_factory())
         self.webcam = WebcamRunner(self._reconstructor_factory(live=True))
+        self.video_job = VideoJobRunner(self._reconstructor_factory())
+        self._camera_recording: tuple[Path, int] | None = None  # (output folder, every) while a camera records
+        self._closing = False
         self._build_status_bar()
         self._build_actions()
         self._connect()
@@ -247,11 +263,17 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.hide()
+        self.record_label = QLabel("")
+        self.record_label.hide()
+        self.stop_record_button = QPushButton("Stop recording")
+        self.stop_record_button.hide()
         bar = self.statusBar()
         bar.addWidget(self.stage_label, 1)
         bar.addPermanentWidget(self.fps_label)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
+        bar.addPermanentWidget(self.record_label)
+        bar.addPermanentWidget(self.stop_record_button)
 
     def _action(
         self, menu: QMenu, text: str, slot: Callable[..., object], shortcut: str | QKeySequence | None = None,
@@ -315,6 +337,10 @@ class MainWindow(QMainWindow):
         self.pause_action = self._action(camera, "&Pause / resume", self.toggle_pause, "Space")
         self._action(camera, "&Freeze frame (full reconstruction)", self.freeze, "F")
         self._action(camera, "S&top", self.stop_webcam, "Ctrl+.")
+        camera.addSeparator()
+        self.record_action = self._action(camera, "&Record\u2026", self.record_dialog, "Ctrl+R")
+        self.stop_record_action = self._action(camera, "Stop r&ecording", self.stop_recording, "Ctrl+Shift+R")
+        self.stop_record_action.setEnabled(False)
 
         models = bar.addMenu("&Models")
         self._action(models, "&Weights manager\u2026", self.weights_dialog)
@@ -356,10 +382,18 @@ class MainWindow(QMainWindow):
         self.webcam.ended.connect(lambda: self.stage_label.setText("Video ended"))
         self.webcam.noFace.connect(lambda: self.stage_label.setText("Live: no face in this frame"))
         self.webcam.stateChanged.connect(lambda state: self.stage_label.setText(f"Live: {state}"))
+        self.webcam.recordingDone.connect(self._on_camera_recorded)
+        self.video_job.frameDone.connect(self._on_recorded_frame)
+        self.video_job.writing.connect(self._on_writing)
+        self.video_job.finished.connect(self._on_recording_finished)
+        self.video_job.failed.connect(self._on_recording_failed)
+        self.stop_record_button.clicked.connect(self.stop_recording)
 
     # ------------------------------------------------------------------ opening
     def open_path(self, path: str | Path) -> None:
         """Reconstruct the photo at ``path`` (a folder opens its first photo)."""
+        if self._refused_while_recording():
+            return
         path = Path(path)
         if path.is_dir():
             images = list_images(path)
@@ -375,6 +409,8 @@ class MainWindow(QMainWindow):
 
     def start(self, image: Path | np.ndarray, *, face: Face | np.ndarray | None = None) -> None:
         """Start a reconstruction of ``image`` in the background (the newest request wins)."""
+        if self._refused_while_recording():
+            return
         self.stop_webcam()
         self.runner.start(image, face=face)
 
@@ -408,7 +444,7 @@ class MainWindow(QMainWindow):
     def reconstruct_all_faces(self) -> None:
         """Reconstruct every face of the current photo; Face > Next face and a click on a face
         then switch between their meshes without running again."""
-        if self.result is not None:
+        if self.result is not None and not self._refused_while_recording():
             self.stop_webcam()
             self.runner.start(self.current_path or self.result.image, all_faces=True)
 
@@ -647,14 +683,14 @@ class MainWindow(QMainWindow):
 
     def open_video_dialog(self) -> None:
         """Use a video file as the live source."""
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open video", self.settings.last_dir, "Videos (*.mp4 *.avi *.mov *.mkv)"
-        )
+        path, _ = QFileDialog.getOpenFileName(self, "Open video", self.settings.last_dir, VIDEO_FILE_FILTER)
         if path:
             self.start_webcam(path)
 
     def start_webcam(self, source: int | str) -> None:
         """Start live reconstruction from a camera index or a video file."""
+        if self._refused_while_recording():
+            return
         self.runner.cancel()
         self.current_path = None
         self.webcam.start(source)
@@ -669,6 +705,8 @@ class MainWindow(QMainWindow):
 
     def freeze(self) -> None:
         """Take the current live frame into a full reconstruction."""
+        if self._refused_while_recording():
+            return
         frame = self.webcam.freeze()
         if frame is not None:
             self.runner.start(frame)
@@ -690,6 +728,157 @@ class MainWindow(QMainWindow):
         if result.mesh is not None:
             self.viewport.update_mesh(result.mesh)
         self._update_actions()
+
+    # ------------------------------------------------------------------ record
+    def is_recording(self) -> bool:
+        """Whether Camera ▸ Record… runs: a camera being written to a file, or a video being reconstructed."""
+        return self.webcam.is_recording or self.video_job.is_busy()
+
+    def _refused_while_recording(self) -> bool:
+        """While a recording runs it owns the panels and the live source: say so and return True."""
+        if not self.is_recording():
+            return False
+        self.message.show_message("Recording: Camera \u25b8 Stop recording first", error=False)
+        return True
+
+    def record_dialog(self) -> None:
+        """Camera ▸ Record…: ask for the source, the output folder and every N-th frame, then record."""
+        if self.is_recording():
+            return
+        dialog = RecordDialog(self.webcam.source, self.settings.last_dir, parent=self)
+        if dialog.exec():
+            self.record(dialog.source(), dialog.out_dir(), every=dialog.every(), resume=dialog.resume)
+
+    def record(self, source: SourceSpec, out_dir: Path, *, every: int = 1, resume: bool = False) -> None:
+        """Reconstruct every ``every``-th frame of a video file or of the live camera into
+        ``out_dir`` (:func:`~vrn_studio.pipeline.video.reconstruct_video`: a mesh per frame,
+        ``frames.jsonl``, ``grids/``, ``animation.glb``, ``overlay.mp4``), showing each frame in
+        the panels as it is written and the progress in the status bar.
+
+        A video file is reconstructed at once, in :attr:`video_job`'s thread, with the photo
+        settings (not the live view's). The live camera is recorded first: every frame it
+        captures goes to ``out_dir/recording.mp4`` while the live view runs as before, until
+        :meth:`stop_recording` (or Camera ▸ Stop, or the camera is lost) closes the file, which
+        is then reconstructed into ``out_dir``. Recording first keeps every camera frame: on a
+        CPU the live loop makes about 8 meshes/s, so it reconstructs only some of the 30
+        frames/s a camera delivers.
+
+        Parameters
+        ----------
+        source : int, str or os.PathLike
+            The live camera's index, or a video file.
+        out_dir : Path
+            Output folder; made if missing.
+        every : int, default: 1
+            Reconstruct frames 0, every, 2 * every...
+        resume : bool, default: False
+            For a video file: go on with the run in ``out_dir`` (the dialog asks); without it a
+            folder that holds a run fails with a message.
+
+        Failures (an unreadable video, a folder that cannot be written) are shown in a message box.
+        """
+        if self.is_recording():
+            return
+        out_dir = Path(out_dir)
+        self.settings.last_dir = str(out_dir.parent)
+        if isinstance(source, int):
+            if not self._start_camera_recording(source, out_dir):
+                return
+            self._camera_recording = (out_dir, every)
+            self.record_label.setText(f"\u25cf Recording {source_label(source)} to {out_dir / RECORDING_NAME}")
+        else:
+            self.stop_webcam()  # the panels show the recording now
+            self.runner.cancel()
+            self._start_video_job(Path(source), out_dir, every=every, resume=resume)
+        self._show_recording(True)
+
+    def _start_camera_recording(self, camera: int, out_dir: Path) -> bool:
+        """Write the live camera's frames to ``out_dir/recording.mp4``; False (said in a message
+        box) when ``camera`` is not the live source or the file cannot be made."""
+        try:
+            if self.webcam.source != camera:
+                raise VrnStudioError(f"{source_label(camera)} is not live: start it with Camera \u25b8 Start camera")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            self.webcam.start_recording(out_dir / RECORDING_NAME)
+        except OSError as exc:
+            QMessageBox.warning(self, "Record", f"Cannot create {out_dir}: {exc.strerror or exc}")
+            return False
+        except VrnStudioError as exc:
+            QMessageBox.warning(self, "Record", str(exc))
+            return False
+        return True
+
+    def stop_recording(self) -> None:
+        """Camera ▸ Stop recording: a camera's recording ends and is reconstructed; a video's
+        reconstruction stops after the frame in progress (its frames are kept: Record… on the
+        same folder resumes)."""
+        if self.webcam.is_recording:
+            self.stop_webcam()  # closes the file: recordingDone goes on with it
+        else:
+            self.video_job.stop()
+
+    def _show_recording(self, on: bool) -> None:
+        """Show the status bar's recording line and Stop button, and the actions that fit."""
+        self.record_label.setVisible(on)
+        self.stop_record_button.setVisible(on)
+        self.stop_record_button.setEnabled(on)
+        self.stop_record_action.setEnabled(on)
+        self.record_action.setEnabled(not on)
+
+    @Slot(object)
+    def _on_camera_recorded(self, video: Path | None) -> None:
+        """The camera's recording ended (stopped, the camera lost): reconstruct the file."""
+        folder, every = self._camera_recording
+        self._camera_recording = None
+        if self._closing:
+            return
+        if video is None:
+            self._show_recording(False)
+            self.stage_label.setText("Nothing was recorded")
+            return
+        self._start_video_job(video, folder, every=every)
+
+    def _start_video_job(self, video: Path, out_dir: Path, *, every: int, resume: bool = False) -> None:
+        """Reconstruct ``video`` into ``out_dir`` in :attr:`video_job`'s thread (see :meth:`record`)."""
+        self.video_job.start(video, out_dir, every=every, resume=resume)
+        self.stage_label.setText(f"{'Resuming' if resume else 'Reconstructing'} {video} into {out_dir}")
+        self.record_label.setText("Recording: starting\u2026")
+
+    @Slot(object)
+    def _on_recorded_frame(self, frame: VideoFrame) -> None:
+        """Show a video job's frame as the live view shows its frames, and the progress."""
+        self._on_frame(frame.image)
+        if frame.result is not None:
+            self._on_live_result(frame.result)
+        self.record_label.setText(recording_progress(frame))
+
+    @Slot(str)
+    def _on_writing(self, name: str) -> None:
+        self.record_label.setText(f"Writing {name}\u2026")
+        self.stop_record_button.setEnabled(False)  # the last files are written in one go
+        self.stop_record_action.setEnabled(False)
+
+    @Slot(object)
+    def _on_recording_finished(self, run: VideoRun) -> None:
+        """Say what the video job wrote (or how far it got), in the status bar and the message bar."""
+        self._show_recording(False)
+        folder = run.table.parent
+        if run.stopped:
+            handled = run.resumed + run.reconstructed + run.without_face
+            text = (f"Recording stopped after {handled} frame(s) in {folder}; Record\u2026 again on the same "
+                    "folder resumes")
+        else:
+            names = ", ".join(path.name for path in (run.table, *run.outputs))
+            text = (f"Recorded into {folder}: a mesh per frame with a face, {names} ({run.reconstructed} frame(s) "
+                    f"reconstructed, {run.resumed} kept from before, {run.without_face} without a face)")
+        self.stage_label.setText(text)
+        self.message.show_message(text, error=False)
+
+    @Slot(str)
+    def _on_recording_failed(self, text: str) -> None:
+        self._show_recording(False)
+        self.stage_label.setText("Recording failed")
+        QMessageBox.warning(self, "Recording failed", text)
 
     # --------------------------------------------------------- dialogs, close
     def weights_dialog(self) -> None:
@@ -714,6 +903,7 @@ class MainWindow(QMainWindow):
         self.store.save(settings)
         self.runner.set_reconstructor_factory(self._reconstructor_factory())
         self.webcam.set_reconstructor_factory(self._reconstructor_factory(live=True))
+        self.video_job.set_reconstructor_factory(self._reconstructor_factory())
         self.rerun()
 
     def about(self) -> None:
@@ -727,7 +917,9 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802, D102
+        self._closing = True  # a camera recording is kept as recording.mp4, not reconstructed now
         self.webcam.stop()
+        self.video_job.shutdown()  # its frames are kept: Record… on the same folder resumes
         self.runner.shutdown()
         QThreadPool.globalInstance().waitForDone(10_000)  # exports in flight finish their files
         self.settings.window_geometry = bytes(self.saveGeometry().data())

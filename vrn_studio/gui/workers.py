@@ -13,18 +13,22 @@ generator as "the worker was deleted" and returns without emitting ``errored`` o
 the UI would stay busy forever); it rewires :mod:`warnings` process-wide from the worker
 thread; and it runs in Qt's global thread pool with a class-level registry of workers. One
 ``threading.Thread`` fed by a queue gives one job at a time by construction, a thread that
-``join`` can wait for, and a Reconstructor that only that thread uses.
+``join`` can wait for, and a Reconstructor that only that thread uses. A video job
+(:class:`VideoJobRunner`) runs for minutes, so it gets a thread of its own for the same reasons.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from superqt.utils import WorkerBase, create_worker
 
@@ -32,6 +36,7 @@ from vrn_studio.errors import VrnStudioError
 from vrn_studio.image import ImageSource
 from vrn_studio.pipeline import Reconstructor, Result, StageDone
 from vrn_studio.pipeline.reconstructor import FaceHint
+from vrn_studio.pipeline.video import reconstruct_video
 
 log = logging.getLogger(__name__)
 
@@ -343,3 +348,189 @@ class ReconstructionRunner(QObject):
             self.resultReady.emit(payload)
         if not self._jobs:
             self.busyChanged.emit(False)
+
+
+@dataclass(frozen=True, eq=False)
+class VideoFrame:
+    """One frame of a :class:`VideoJobRunner` job, just written.
+
+    Attributes
+    ----------
+    index : int
+        The frame's 0-based index in the video.
+    image : np.ndarray
+        The frame, (H, W, 3) uint8 RGB.
+    result : Result or None
+        Its reconstruction (landmarks, crop, mesh); None when the frame has no face.
+    done : int
+        Frames handled so far, those kept from an earlier run included.
+    total : int
+        Frames to handle (every ``every``-th of the video), 0 when the container does not say.
+    per_second : float
+        Frames handled per second in this job so far.
+    """
+
+    index: int
+    image: np.ndarray
+    result: Result | None
+    done: int
+    total: int
+    per_second: float
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Seconds to the last frame at the rate so far; None while the total or the rate is unknown."""
+        if not self.total or self.per_second <= 0:
+            return None
+        return max(self.total - self.done, 0) / self.per_second
+
+
+@dataclass(eq=False)
+class _VideoJob:
+    """One call to :meth:`VideoJobRunner.start`."""
+
+    video: Path
+    out_dir: Path
+    every: int
+    resume: bool
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+
+class VideoJobRunner(QObject):
+    """Runs :func:`~vrn_studio.pipeline.video.reconstruct_video` in a worker thread, one job at a time.
+
+    Every :meth:`start` ends in exactly one of ``finished`` or ``failed`` (none after
+    :meth:`shutdown`). All signals are emitted on the thread that owns the runner (the UI
+    thread).
+
+    Parameters
+    ----------
+    reconstructor : Reconstructor or callable () -> Reconstructor
+        The Reconstructor, or a factory called in the worker thread on the first job and
+        reused. Give it one that no other runner uses: a job holds it for minutes.
+    parent : QObject, optional
+        Qt parent.
+
+    Signals
+    -------
+    frameDone(object)
+        A :class:`VideoFrame`, once the frame's files and table row are written.
+    writing(str)
+        The name of a file made from all frames (``animation.glb``, ``overlay.mp4``), before
+        it is written; :meth:`stop` no longer stops the job then.
+    finished(object)
+        The job's :class:`~vrn_studio.pipeline.video.VideoRun`; ``stopped`` after :meth:`stop`.
+    failed(str)
+        The job failed (unreadable video, a folder that holds a run, disk full...); the
+        message is meant for the user. The frames done are kept.
+    """
+
+    frameDone = Signal(object)
+    writing = Signal(str)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    _event = Signal(object, str, object)  # (job, kind, payload), from the worker thread
+
+    def __init__(self, reconstructor: ReconstructorSource, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._reconstructor = LazyReconstructor(reconstructor)
+        self._job: _VideoJob | None = None  # started, final signal not yet emitted; UI thread only
+        self._event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
+
+    def set_reconstructor_factory(self, factory: ReconstructorSource) -> None:
+        """Use another model or settings from the next job on; built lazily in the worker."""
+        self._reconstructor.set_source(factory)
+
+    def is_busy(self) -> bool:
+        """Whether a job is started and has not yet emitted its final signal."""
+        return self._job is not None
+
+    def start(self, video: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, every: int = 1,
+              resume: bool = False) -> None:
+        """Reconstruct every ``every``-th frame of ``video`` into ``out_dir`` in the worker thread.
+
+        ``resume``: go on with the run already in ``out_dir`` (without it such a folder fails
+        the job). The other options are :func:`~vrn_studio.pipeline.video.reconstruct_video`'s
+        defaults: PLY meshes, bump removal, landmark and surface smoothing, animation and overlay.
+
+        Raises
+        ------
+        RuntimeError
+            A job is running.
+        """
+        if self._job is not None:
+            raise RuntimeError("A video job is running; stop it first")
+        job = _VideoJob(Path(video), Path(out_dir), every, resume)
+        job.thread = threading.Thread(target=self._run, args=(job,), name="vrn-video", daemon=True)
+        self._job = job
+        job.thread.start()
+
+    def stop(self) -> None:
+        """Stop the job after the frame in progress (its frames are kept; ``resume`` goes on)."""
+        if self._job is not None:
+            self._job.stop.set()
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Stop the job and wait for its thread, dropping its final signal.
+
+        Parameters
+        ----------
+        timeout_ms : int, default: 5000
+            Longest wait, in milliseconds (a frame takes about a second on a CPU; writing the
+            animation and overlay of a long video takes longer and is not interrupted).
+
+        Returns
+        -------
+        bool
+            True when no worker thread is left; False when it is still finishing (it ends by itself).
+        """
+        job, self._job = self._job, None
+        if job is None:
+            return True
+        job.stop.set()
+        job.thread.join(timeout_ms / 1000)
+        return not job.thread.is_alive()
+
+    def _run(self, job: _VideoJob) -> None:
+        """Worker thread: one job, reported through ``_event``."""
+        try:
+            rec = self._reconstructor.get()
+            began, frames, progress = time.monotonic(), 0, (0, 0)
+
+            def on_progress(done: int, total: int) -> None:
+                nonlocal progress
+                progress = (done, total)
+
+            def on_frame(index: int, rgb: np.ndarray, result: Result | None) -> bool:
+                nonlocal frames
+                frames += 1
+                rate = frames / max(time.monotonic() - began, 1e-6)
+                self._event.emit(job, "frame", VideoFrame(index, rgb, result, *progress, rate))
+                return not job.stop.is_set()
+
+            run = reconstruct_video(
+                rec, job.video, job.out_dir, every=job.every, resume=job.resume, progress=on_progress,
+                status=lambda name: self._event.emit(job, "writing", name), on_frame=on_frame,
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure is reported; none may pass silently
+            self._event.emit(job, "failed", user_message(exc))
+        else:
+            self._event.emit(job, "finished", run)
+
+    @Slot(object, str, object)
+    def _on_event(self, job: _VideoJob, kind: str, payload: object) -> None:
+        """UI thread: turn a worker event of the current job into the public signals."""
+        if job is not self._job:
+            return
+        if kind == "frame":
+            self.frameDone.emit(payload)
+        elif kind == "writing":
+            self.writing.emit(payload)
+        else:
+            self._job = None
+            if kind == "failed":
+                self.failed.emit(payload)
+            else:
+                self.finished.emit(payload)

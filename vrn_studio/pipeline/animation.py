@@ -49,8 +49,8 @@ ANIMATION_NAME = "animation.glb"
 OVERLAY_NAME = "overlay.mp4"
 """The overlay video's file name."""
 MAX_POSES_PER_FILE = 450
-"""Most poses (morph targets) in one animated GLB: 15 s at 30 frames/s, about 25 MB with
-the face's ~4,000 vertices."""
+"""Most poses (morph targets) in one animated GLB: 15 s at 30 frames/s, about 10 MB for a
+face of 2,000 vertices."""
 MAX_SLOPE = 3.0
 """Steepest surface a grid point keeps (depth change per unit of crop distance; 3 is 72
 degrees from facing the camera)."""
