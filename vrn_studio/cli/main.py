@@ -13,6 +13,7 @@ from vrn_studio.errors import VrnStudioError
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every sub-command registered."""
     from vrn_studio.cli import (
+        batch_cmd,
         benchmark_cmd,
         compare_cmd,
         evaluate_cmd,
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (reconstruct_cmd, gui_cmd, weights_cmd, info_cmd, benchmark_cmd, evaluate_cmd, compare_cmd,
-                   synthesize_cmd, train_cmd, video_cmd):
+                   synthesize_cmd, train_cmd, video_cmd, batch_cmd):
         module.register(sub)
     return parser
 

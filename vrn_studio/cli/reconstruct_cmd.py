@@ -7,6 +7,7 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -120,14 +121,19 @@ def iter_images(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
+def reconstructor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`Reconstructor` keyword arguments of :func:`add_model_options`' arguments, the model left out."""
+    return {
+        "landmarker": args.landmarker, "device": args.device, "dtype": DTYPES[args.dtype], "norm": args.norm,
+        "level": args.level, "bump_mode": args.bump_mode, "min_fraction": args.min_fraction, "runtime": args.runtime,
+        "smooth": args.smooth, "target_faces": args.target_faces,
+    }
+
+
 def build_reconstructor(args: argparse.Namespace) -> Reconstructor:
     """The Reconstructor of :func:`add_model_options`' arguments; without weights for the
     default model, one that stops after the crop (and says so)."""
-    options = dict(
-        landmarker=args.landmarker, device=args.device, dtype=DTYPES[args.dtype], norm=args.norm,
-        level=args.level, bump_mode=args.bump_mode, min_fraction=args.min_fraction, runtime=args.runtime,
-        smooth=args.smooth, target_faces=args.target_faces,
-    )
+    options = reconstructor_options(args)
     try:
         return Reconstructor(args.model, **options)
     except WeightsError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
@@ -412,6 +413,29 @@ class Reconstructor:
         yield clock.lap("photo")
         return Result(**common, volume=volume, mesh_raw=mesh_raw, bumps=bumps, mesh_clean=mesh_clean,
                       mesh_photo=mesh_photo, model=self.model_name)
+
+    def mesh_from_volume(
+        self, cropped: Result, volume: np.ndarray | torch.Tensor, *, remove_bumps: bool = True,
+        network_seconds: float | None = None, model_name: str | None = None,
+    ) -> Result:
+        """Finish a reconstruction whose network ran elsewhere: ``cropped`` is the
+        :class:`Result` of a Reconstructor with ``model=None`` (load, detect, crop), ``volume``
+        (200, 192, 192) the network's output for its crop (:meth:`predict_volumes`). Runs the
+        stages ``isosurface``, ``bumps``, ``clean``, ``photo`` with this Reconstructor's
+        settings (level, bump removal, smoothing, decimation) and returns the full Result;
+        ``network_seconds`` is recorded as the ``network`` stage's time and ``model_name`` as
+        the model's (default: this Reconstructor's). A distributed batch
+        runs the stages on different machines this way (:mod:`vrn_studio.pipeline.batch`).
+        """
+        clock = _Clock()
+        clock.timings.update(cropped.timings)
+        if network_seconds is not None:
+            clock.lap("network", network_seconds)
+        common = {f.name: getattr(cropped, f.name) for f in dataclasses.fields(Result)
+                  if f.name not in ("volume", "mesh_raw", "bumps", "mesh_clean", "mesh_photo", "model")}
+        common["timings"] = clock.timings
+        finished = _drain(self._mesh_stages(common, volume, clock, remove_bumps))
+        return dataclasses.replace(finished, model=model_name or self.model_name)
 
     def predict_volume(self, crop: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
         """Run the network on a (192, 192, 3) uint8 RGB crop; return (200, 192, 192) float32.
