@@ -1,17 +1,20 @@
 """The Ray engine of :func:`~vrn_studio.pipeline.batch.run_batch`: a Ray Data stream of three stages.
 
-1. **crop** (CPU tasks): read the photo, find the face and its landmarks, crop it
+1. **crop** (CPU tasks): read and decode the photo, find the face and its landmarks, crop it
    (a :class:`~vrn_studio.pipeline.Reconstructor` without a model).
-2. **network** (actors, one GPU each where the cluster has GPUs): keep the model loaded and
-   run it on batches of :data:`BATCH_SIZE` crops.
+2. **network** (actors that keep the model loaded and run it on batches of
+   :data:`BATCH_SIZE` crops): one per GPU where the cluster has GPUs; without GPUs, up to one
+   per :data:`CPU_THREADS` cores, and Ray Data fuses the crop stage into them (a task stage
+   and an actor stage asking for the same resources are fused), which saves moving the photo.
 3. **mesh** (CPU tasks): marching cubes, bump removal, clean-up, exports and the photo's
    record (:meth:`~vrn_studio.pipeline.Reconstructor.mesh_from_volume`,
    :func:`~vrn_studio.pipeline.batch.save_photo`).
 
 Ray Data streams the photos through the stages with backpressure, so memory stays bounded
-however large the collection; tasks of a worker that dies are retried, actors restarted. Rows
-carry the stage's state pickled (the crop's :class:`~vrn_studio.pipeline.Result`, then the
-volume: 200 x 192 x 192 float32, 29.5 MB a photo in the object store).
+however large the collection; tasks of a worker that dies are retried, actors restarted (Ray
+Data's defaults). Rows carry the stage's state pickled (the crop's
+:class:`~vrn_studio.pipeline.Result` with its photo, then the volume: 200 x 192 x 192
+float32, 29.5 MB a photo in the object store).
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from vrn_studio.errors import MissingDependencyError
-from vrn_studio.pipeline.batch import BatchOptions, Photo, error_row, read_photo, save_photo
+from vrn_studio.pipeline.batch import BatchOptions, Photo, crop_or_reconstruct, error_row, save_photo
 from vrn_studio.pipeline.reconstructor import Reconstructor
 
 BATCH_SIZE = 4
 """Crops per network call in an actor."""
+CPU_THREADS = 4
+"""Torch threads of a network actor on a machine without GPUs."""
 VOLUME_SHAPE = (200, 192, 192)
 
 
@@ -51,7 +57,7 @@ def _crop(row: dict[str, Any], options: bytes) -> dict[str, Any]:
     photo = Photo(row["path"], row["key"])
     start = time.perf_counter()
     try:
-        result = _reconstructor(options, False).reconstruct(read_photo(photo.path))
+        result = crop_or_reconstruct(_reconstructor(options, False), photo)
         state = {"result": result, "start": start}
     except Exception as exc:  # noqa: BLE001 - a bad photo is a row, never a stopped job
         state = {"row": error_row(photo, exc, time.perf_counter() - start)}
@@ -61,7 +67,9 @@ def _crop(row: dict[str, Any], options: bytes) -> dict[str, Any]:
 class _Network:
     """Stage 2: an actor holding the model; runs it on a batch of crops."""
 
-    def __init__(self, options: bytes) -> None:
+    def __init__(self, options: bytes, threads: int) -> None:
+        if threads:
+            torch.set_num_threads(threads)
         self.rec = _reconstructor(options, True)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -132,9 +140,14 @@ def run_ray(photos: Sequence[Photo], out_dir: Path, options: BatchOptions, *,
                                   override_num_blocks=min(len(photos), 4 * max(cpus, 1)))
     # Ray retries the tasks of a worker that dies and restarts actors (Ray Data's defaults).
     dataset = dataset.map(_crop, fn_kwargs={"options": settings}, num_cpus=1)
+    # With GPUs: one actor per GPU. Without: actors of CPU_THREADS torch threads each, up to one
+    # per CPU_THREADS cores (one here on 2 cores), whose crop stage Ray fuses into the actor
+    # (same resources asked for).
+    pool = ray.data.ActorPoolStrategy(size=gpus) if gpus else ray.data.ActorPoolStrategy(
+        min_size=1, max_size=max(1, cpus // CPU_THREADS))
     dataset = dataset.map_batches(
-        _Network, fn_constructor_kwargs={"options": settings}, batch_size=BATCH_SIZE, batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=max(gpus, 1)), num_gpus=1 if gpus else 0, num_cpus=1)
+        _Network, fn_constructor_kwargs={"options": settings, "threads": 0 if gpus else min(CPU_THREADS, cpus)},
+        batch_size=BATCH_SIZE, batch_format="numpy", compute=pool, num_gpus=1 if gpus else 0, num_cpus=1)
     dataset = dataset.map(_mesh, fn_kwargs={"options": settings, "out_dir": str(out_dir)}, num_cpus=1)
     for row in dataset.iter_rows():
         yield json.loads(row["row"])
