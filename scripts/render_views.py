@@ -29,6 +29,8 @@ from vrn_studio.pipeline.save import write_png
 PHOTOS = ("astronaut", "grace_hopper")
 TILE = 320
 """Side of one rendered view, pixels."""
+CLAY = {"color": (0.80, 0.75, 0.70), "specular": 0.2}
+"""``add_mesh`` options of the plain clay look."""
 
 
 def views(mesh_crop: Mesh | TexturedMesh, yaws: list[float], tile: int = TILE) -> list[np.ndarray]:
@@ -38,26 +40,30 @@ def views(mesh_crop: Mesh | TexturedMesh, yaws: list[float], tile: int = TILE) -
     upright = to_viewer_frame(textured.mesh if textured else mesh_crop, 192)
     faces = np.hstack([np.full((upright.n_faces, 1), 3), upright.faces]).ravel()
     surface = pv.PolyData(np.asarray(upright.vertices, np.float64), faces)
-    look: dict = {"color": (0.80, 0.75, 0.70), "specular": 0.2}
+    look: dict = dict(CLAY)
     if textured is not None:
         surface.active_texture_coordinates = np.column_stack([textured.uv[:, 0], 1.0 - textured.uv[:, 1]])
         look = {"texture": pv.Texture(textured.texture)}
+    return [draw(surface, yaw, look, tile) for yaw in yaws]
+
+
+def draw(surface: pv.PolyData, yaw: float, look: dict, tile: int = TILE) -> np.ndarray:
+    """``surface`` (viewer frame: y up, facing +z) seen from ``yaw`` degrees about its vertical
+    axis, drawn with ``add_mesh`` options ``look``; (tile, tile, 3) uint8 RGB on white."""
     centre = np.asarray(surface.center)
     radius = float(np.linalg.norm(np.ptp(surface.points, axis=0))) or 1.0
-    pictures = []
-    for yaw in yaws:
-        plotter = pv.Plotter(off_screen=True, window_size=(tile, tile))
-        plotter.set_background("white")
-        plotter.add_mesh(surface, smooth_shading=True, **look)
-        angle = np.radians(yaw)
-        plotter.camera.focal_point = centre
-        plotter.camera.position = centre + 1.6 * radius * np.array([-np.sin(angle), 0.0, np.cos(angle)])
-        plotter.camera.up = (0.0, 1.0, 0.0)
-        plotter.camera.parallel_projection = True
-        plotter.camera.parallel_scale = 0.55 * radius
-        pictures.append(np.asarray(plotter.screenshot(return_img=True))[..., :3].copy())
-        plotter.close()
-    return pictures
+    plotter = pv.Plotter(off_screen=True, window_size=(tile, tile))
+    plotter.set_background("white")
+    plotter.add_mesh(surface, smooth_shading=True, **look)
+    angle = np.radians(yaw)
+    plotter.camera.focal_point = centre
+    plotter.camera.position = centre + 1.6 * radius * np.array([-np.sin(angle), 0.0, np.cos(angle)])
+    plotter.camera.up = (0.0, 1.0, 0.0)
+    plotter.camera.parallel_projection = True
+    plotter.camera.parallel_scale = 0.55 * radius
+    picture = np.asarray(plotter.screenshot(return_img=True))[..., :3].copy()
+    plotter.close()
+    return picture
 
 
 def label(picture: np.ndarray, text: str) -> np.ndarray:

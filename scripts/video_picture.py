@@ -57,30 +57,13 @@ def poses(glb: Path) -> tuple[list[pv.PolyData], pv.Texture]:
     return meshes, pv.Texture(cv2.cvtColor(png, cv2.COLOR_BGR2RGB))
 
 
-def render(mesh: pv.PolyData, yaw: float, texture: pv.Texture | None) -> np.ndarray:
-    """``mesh`` (viewer frame) seen from ``yaw`` degrees, (TILE, TILE, 3) uint8 RGB."""
-    plotter = pv.Plotter(off_screen=True, window_size=(TILE, TILE))
-    plotter.set_background("white")
-    look = {"texture": texture} if texture is not None else {"color": (0.80, 0.75, 0.70), "specular": 0.2}
-    plotter.add_mesh(mesh, smooth_shading=True, **look)
-    centre, radius = np.asarray(mesh.center), float(np.linalg.norm(np.ptp(mesh.points, axis=0)))
-    angle = np.radians(yaw)
-    plotter.camera.focal_point = centre
-    plotter.camera.position = centre + 1.6 * radius * np.array([-np.sin(angle), 0.0, np.cos(angle)])
-    plotter.camera.up = (0.0, 1.0, 0.0)
-    plotter.camera.parallel_projection = True
-    plotter.camera.parallel_scale = 0.55 * radius
-    picture = np.asarray(plotter.screenshot(return_img=True))[..., :3].copy()
-    plotter.close()
-    return picture
-
-
 def main() -> int:
     """Make the clip, reconstruct it, write the picture."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     args = parser.parse_args()
     clips = runpy.run_path(str(Path(__file__).with_name("measure_video_smoothing.py")))
+    views = runpy.run_path(str(Path(__file__).with_name("render_views.py")))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         clip = clips["write_clip"](folder / "moving.avi", moving=True, frames=max(FRAMES) + 1)
@@ -95,7 +78,8 @@ def main() -> int:
         x, y = np.clip([x, y], 150, [overlay[frame].shape[1] - 150, overlay[frame].shape[0] - 150])
         picture = cv2.resize(overlay[frame][y - 150:y + 150, x - 150:x + 150], (TILE, TILE), interpolation=cv2.INTER_AREA)
         cv2.putText(picture, f"frame {frame}", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
-        rows.append(np.vstack([picture, render(mesh, 30.0, texture), render(mesh, 90.0, None)]))
+        rows.append(np.vstack([picture, views["draw"](mesh, 30.0, {"texture": texture}, TILE),
+                               views["draw"](mesh, 90.0, views["CLAY"], TILE)]))
     write_png(args.out, np.hstack(rows), overwrite=True)
     print(f"wrote {args.out}")
     return 0

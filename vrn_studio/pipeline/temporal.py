@@ -19,7 +19,22 @@ def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
     return 1.0 / (1.0 + tau / dt)
 
 
-class OneEuroFilter:
+class _SpeedGated:
+    """A low-pass filter whose cut-off ``min_cutoff + beta * speed`` (Hz) rises with the
+    signal's speed, itself low-passed at ``d_cutoff`` (Hz)."""
+
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0) -> None:
+        if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
+            raise ValueError("min_cutoff and d_cutoff must be positive and beta >= 0")
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past: the next sample passes unfiltered."""
+        raise NotImplementedError
+
+
+class OneEuroFilter(_SpeedGated):
     """The One-Euro filter (Casiez, Roussel and Vogel, CHI 2012) on an array signal: a low-pass
     filter whose cut-off rises with the signal's speed, so a still face stops jittering and a
     moving one is not dragged behind.
@@ -40,12 +55,6 @@ class OneEuroFilter:
     >>> [round(float(f(np.array([x]), t)[0]), 3) for t, x in enumerate([0.0, 1.0, 1.0])]
     [0.0, 0.863, 0.981]
     """
-
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0) -> None:
-        if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
-            raise ValueError("min_cutoff and d_cutoff must be positive and beta >= 0")
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self.reset()
 
     def reset(self) -> None:
         """Forget the past: the next sample passes unfiltered."""
@@ -82,7 +91,7 @@ def face_shape(landmarks: np.ndarray) -> np.ndarray:
     return 100.0 * centred / max(float(np.sqrt((centred**2).sum(axis=1).mean())), 1e-9)
 
 
-class SurfaceFilter:
+class SurfaceFilter(_SpeedGated):
     """Exponential moving average of the network's volume, gated by how fast the face changes
     shape: the surface of a still face stops flickering, a turning head is not smeared.
 
@@ -109,12 +118,6 @@ class SurfaceFilter:
     >>> [round(float(f(np.full((2, 2, 2), v, np.float32), marks, t / 30)[0, 0, 0]), 3) for t, v in enumerate([0, 1, 1])]
     [0.0, 0.173, 0.316]
     """
-
-    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0) -> None:
-        if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
-            raise ValueError("min_cutoff and d_cutoff must be positive and beta >= 0")
-        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self.reset()
 
     def reset(self) -> None:
         """Forget the past: the next volume passes unfiltered."""
