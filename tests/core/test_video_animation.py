@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from fakes import EllipsoidNet
-from gltf_validator import validate
+from gltf_validator import play, validate
 from test_video import FPS, write_clip
 
 from vrn_studio.errors import ExportError
@@ -81,6 +81,16 @@ def test_the_animation_has_one_pose_per_face_frame_and_holds_the_last(run_dir: P
 def test_the_animation_passes_the_khronos_gltf_validator(run_dir: Path) -> None:
     (report,) = validate([run_dir / ANIMATION_NAME])
     assert report["numErrors"] == 0 and report["numWarnings"] == 0, report
+
+
+def test_three_js_plays_the_animation_at_the_videos_timing(run_dir: Path) -> None:
+    played = play(run_dir / ANIMATION_NAME, [0.0, 1.5 / FPS, 3 / FPS, 6.5 / FPS])
+    assert played["duration"] == pytest.approx(7 / FPS, abs=1e-5)  # the last frame's timestamp
+    weights = np.array(played["weights"])
+    np.testing.assert_allclose(weights[0], np.eye(6)[0], atol=1e-6)
+    np.testing.assert_allclose(weights[1], (np.eye(6)[1] + np.eye(6)[2]) / 2, atol=1e-6)  # between frames 1 and 2
+    np.testing.assert_allclose(weights[2], np.eye(6)[3], atol=1e-6)
+    np.testing.assert_allclose(weights[3], np.eye(6)[5], atol=1e-6)  # a grey frame: the last pose held
 
 
 def test_the_overlay_video_draws_the_mesh_on_face_frames(run_dir: Path, clip: Path) -> None:
