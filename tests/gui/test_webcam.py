@@ -288,3 +288,17 @@ def test_live_view_detects_once_then_follows_the_landmarks(qtbot: QtBot, make_ru
     # The tracked box is where the detector put the face (the clip barely moves).
     np.testing.assert_allclose(tracked[0], recorder.results[0].face.box, atol=8)
     assert all(result.face.landmarks.shape == (68, 2) for result in recorder.results)
+
+
+def test_a_face_that_leaves_the_live_view_is_not_tracked_into_the_void(
+    qtbot: QtBot, make_runner, tmp_path: Path
+) -> None:
+    # A predictor given the tracked box always answers, even where the face has gone: each tracked
+    # frame is checked by a detection around the box, so grey frames give no face, not meshes.
+    grey = [np.full((320, 320, 3), 100, np.uint8)] * 16
+    clip = write_clip(tmp_path / "leaves.mp4", face_frames(16) + grey, fps=8.0)
+    runner, recorder = make_runner(lambda: SlowReconstructor(delay=0, landmarker="dlib"))
+    with qtbot.waitSignal(runner.ended, timeout=TIMEOUT_MS):
+        runner.start(clip)
+    assert recorder.results and recorder.no_face >= 1 and recorder.failures == []
+    assert all(result.image.std() > 10 for result in recorder.results)  # every mesh is of a face frame

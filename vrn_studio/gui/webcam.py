@@ -35,7 +35,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from vrn_studio._io import atomic_path
 from vrn_studio.errors import ExportError, NoFaceError, VrnStudioError
 from vrn_studio.gui.workers import LazyReconstructor, ReconstructorSource, run_stages, user_message
-from vrn_studio.pipeline.tracking import FaceTracker
+from vrn_studio.pipeline.tracking import FaceTracker, face_in_box
 from vrn_studio.pipeline.video import DEFAULT_FPS
 
 SourceSpec = int | str | os.PathLike
@@ -473,9 +473,11 @@ class _Session:
 
     def _reconstruct(self, frame: np.ndarray) -> None:
         hint = self._tracker.next_hint()  # None: detect; else the box that follows the landmarks
-        stages = self._reconstructor.get().iter_stages(frame, face=hint)
+        rec = self._reconstructor.get()
         try:
-            result = run_stages(stages, lambda: self._stopping)
+            if hint is not None and not face_in_box(rec.landmarker, frame, hint):
+                raise NoFaceError("the tracked face has gone")  # the predictor alone would answer anyway
+            result = run_stages(rec.iter_stages(frame, face=hint), lambda: self._stopping)
         except NoFaceError:
             self._tracker.reset()
             self._post(self, "noface", None)
