@@ -6,6 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -261,3 +262,25 @@ def test_memory_does_not_grow_with_the_length_of_the_video(tmp_path: Path) -> No
         tracemalloc.stop()
     frame = 512 * 640 * 3
     assert peaks[1] - peaks[0] < 4 * frame  # 16 more frames, not 16 frames more memory
+
+
+def test_the_animation_follows_a_face_that_comes_nearer(rec: Reconstructor, tmp_path: Path) -> None:
+    """A clip of the sample photo scaled up 6 % a frame: the animated surface grows with the face."""
+    photo = cv2.cvtColor(load_image(sample_image_path("astronaut")), cv2.COLOR_RGB2BGR)
+    canvas = np.full((512, 640, 3), 90, np.uint8)
+    canvas[:, 64:576] = photo
+    writer = cv2.VideoWriter(str(tmp_path / "zoom.avi"), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (640, 512))
+    for i in range(6):
+        writer.write(cv2.warpAffine(canvas, cv2.getRotationMatrix2D((320, 200), 0.0, 1.0 + 0.06 * i), (640, 512),
+                                    borderValue=(90, 90, 90)))
+    writer.release()
+    run = reconstruct_video(rec, tmp_path / "zoom.avi", tmp_path / "out", overlay=False, smooth_landmarks=False,
+                            smooth_surface=False)
+    gltf, arrays = read_glb(run.outputs[0])
+    primitive = gltf["meshes"][0]["primitives"][0]
+    base = arrays[primitive["attributes"]["POSITION"]]
+    widths = [np.ptp((base + arrays[t["POSITION"]])[:, 0]) for t in primitive["targets"]]
+    rows = [row for _, row in sorted(read_table(tmp_path / "out").items())]
+    spreads = [np.ptp(np.asarray(row["landmarks"])[:, 0]) for row in rows]
+    np.testing.assert_allclose(np.array(widths) / widths[0], np.array(spreads) / spreads[0], atol=0.03)
+    assert widths[-1] / widths[0] > 1.25
