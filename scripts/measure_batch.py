@@ -3,7 +3,7 @@ overhead on a small job, peak memory, and the per-stage costs behind docs/batch.
 
 ::
 
-    python scripts/measure_batch.py --photos 24 --out benchmarks/results/batch-<machine>-<date>.json
+    python scripts/measure_batch.py --photos 24 --out benchmarks/batch/<machine>-<date>.json
 
 The collection is the two sample photos, copied ``--photos`` times in all (the default outputs
 of ``reconstruct``, the built-in model, the default landmarker, 60 smoothing iterations: what
