@@ -132,6 +132,16 @@ def test_grid_topology_keeps_the_largest_patch_seen_in_half_the_frames() -> None
     tri = grids[0][topology.mask][topology.faces]
     normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     assert (normals[:, 2] > 0).all()  # wound to face the camera, like the meshes (photo frame)
+    # The outline is smoothed along itself (the grid's staircase rounded off); the inside is not.
+    placed = topology.positions(grids[0])
+    on_grid = grids[0][topology.mask]
+    rim = np.asarray(topology.outline.sum(axis=1)).ravel() > 0
+    np.testing.assert_allclose(placed[~rim], on_grid[~rim], atol=1e-6)
+    moved = np.linalg.norm(placed[rim] - on_grid[rim], axis=1)
+    assert 0 < moved.max() < 1.0  # within a grid step
+    edges = topology.outline.nonzero()
+    length = [np.linalg.norm(v[edges[0]] - v[edges[1]], axis=1).sum() for v in (on_grid, placed)]
+    assert length[1] < 0.9 * length[0]  # a shorter, rounder outline than the staircase
     holed = z.copy()
     holed[8, 8] = np.nan
     filled = topology.positions(np.dstack([x, y, holed]))

@@ -29,7 +29,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 from vrn_studio._io import atomic_path, atomic_write
 from vrn_studio.errors import ExportError
@@ -54,6 +54,9 @@ face of 2,000 vertices."""
 MAX_SLOPE = 3.0
 """Steepest surface a grid point keeps (depth change per unit of crop distance; 3 is 72
 degrees from facing the camera)."""
+OUTLINE_ITERATIONS = 8
+"""Smoothing steps (half-way to the neighbours' mean) of the animation's outline: enough to
+round off the grid's staircase, a fraction of a grid step."""
 MAX_TEXTURE_SIDE = 1024
 """Longest side in pixels of the animation's texture (the face's region of one frame)."""
 
@@ -114,10 +117,15 @@ class GridTopology:
     faces : np.ndarray, shape (F, 3), int64
         Two triangles per grid cell whose four corners are vertices, indexing the vertices in
         ``mask``'s row-major order, wound so their normals face the camera (photo frame).
+    outline : scipy.sparse.csr_matrix, shape (N, N)
+        Averages each outline vertex's neighbours along the outline (edges of one triangle
+        only); zero rows elsewhere. :meth:`positions` smooths the outline with it, so the
+        grid's staircase does not show as a jagged edge.
     """
 
     mask: np.ndarray
     faces: np.ndarray
+    outline: sparse.csr_matrix
 
     @classmethod
     def from_grids(cls, grids: Iterator[np.ndarray] | Sequence[np.ndarray]) -> GridTopology | None:
@@ -139,7 +147,7 @@ class GridTopology:
         a, b, c, d = number[:-1, :-1], number[:-1, 1:], number[1:, :-1], number[1:, 1:]
         cell = (a >= 0) & (b >= 0) & (c >= 0) & (d >= 0)
         faces = np.concatenate([np.stack([a[cell], b[cell], c[cell]], 1), np.stack([b[cell], d[cell], c[cell]], 1)])
-        return cls(mask, faces)
+        return cls(mask, faces, _outline_average(faces, int(mask.sum())))
 
     def positions(self, grid: np.ndarray) -> np.ndarray | None:
         """The vertices (N, 3) of a frame's grid (photo pixels); a vertex where the frame has no
@@ -151,7 +159,23 @@ class GridTopology:
         nearest = ndimage.distance_transform_edt(~seen, return_distances=False, return_indices=True)
         filled = grid.copy()
         filled[..., 2] = z[nearest[0], nearest[1]]
-        return filled[self.mask]
+        vertices = filled[self.mask].astype(np.float64)
+        on_outline = np.asarray(self.outline.sum(axis=1)).ravel() > 0
+        for _ in range(OUTLINE_ITERATIONS):
+            vertices[on_outline] += 0.5 * (self.outline @ vertices - vertices)[on_outline]
+        return vertices.astype(np.float32)
+
+
+def _outline_average(faces: np.ndarray, count: int) -> sparse.csr_matrix:
+    """The (count, count) matrix that averages each outline vertex's neighbours along the
+    outline (the edges used by one triangle only)."""
+    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    unique, uses = np.unique(edges, axis=0, return_counts=True)
+    rim = unique[uses == 1]
+    rows, cols = np.concatenate([rim[:, 0], rim[:, 1]]), np.concatenate([rim[:, 1], rim[:, 0]])
+    adjacency = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, count))
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    return sparse.diags(np.divide(1.0, degree, out=np.zeros(count), where=degree > 0)) @ adjacency
 
 
 def save_grid(grid: np.ndarray, folder: Path, stem: str) -> str:
