@@ -166,3 +166,17 @@ def test_one_euro_filter_follows_a_ramp_and_checks_its_settings() -> None:
     assert f(np.array([5.0]), 10.0)[0] == 5.0
     with pytest.raises(ValueError):
         OneEuroFilter(min_cutoff=0.0)
+
+
+def test_a_run_without_per_frame_meshes_still_animates_and_resumes(clip: Path, tmp_path: Path, monkeypatch,
+                                                                   capsys) -> None:
+    monkeypatch.setattr("vrn_studio.cli.reconstruct_cmd.Reconstructor",
+                        lambda *a, **k: Reconstructor(EllipsoidNet(blob=False), landmarker="dlib", device="cpu"))
+    out = tmp_path / "out"
+    assert main(["video", str(clip), "-o", str(out), "--format", "none", "--no-overlay"]) == 0
+    assert not list(out.glob("frame_*")) and (out / "animation.glb").is_file()
+    rows = read_table(out)
+    assert rows[0]["mesh"] is None and (out / rows[0]["grid"]).is_file()
+    (out / rows[2]["grid"]).unlink()  # a frame's grid lost: that frame alone is redone
+    assert main(["video", str(clip), "-o", str(out), "--format", "none", "--no-overlay", "--resume"]) == 0
+    assert "1 frame(s) reconstructed, 7 kept from before" in capsys.readouterr().out

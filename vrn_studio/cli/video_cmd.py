@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("video", type=Path, metavar="VIDEO", help="video file (MP4, AVI, MOV, MKV...)")
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     p.add_argument("--every", type=int, default=1, metavar="N", help="reconstruct every N-th frame (default: 1)")
-    p.add_argument("--format", choices=MESH_FORMATS, default="ply", dest="mesh_format",
-                   help="per-frame mesh format (default: ply)")
+    p.add_argument("--format", choices=(*MESH_FORMATS, "none"), default="ply", dest="mesh_format",
+                   help="per-frame mesh format, or none for no per-frame meshes (default: ply)")
     p.add_argument("--resume", action="store_true",
                    help="go on with an interrupted run in OUT: finished frames are kept, the rest reconstructed")
     p.add_argument("--no-smoothing", dest="smooth", action="store_false",
@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         def status(name: str) -> None:
             bar.set_postfix_str(f"writing {name}")
 
-        run_ = reconstruct_video(rec, info.path, args.out, every=args.every, mesh_format=args.mesh_format,
+        mesh_format = None if args.mesh_format == "none" else args.mesh_format
+        run_ = reconstruct_video(rec, info.path, args.out, every=args.every, mesh_format=mesh_format,
                                  resume=args.resume, remove_bumps=not args.no_bumps, smooth_landmarks=args.smooth,
                                  smooth_surface=args.smooth, animation=args.animation, overlay=args.overlay,
                                  progress=progress, status=status)

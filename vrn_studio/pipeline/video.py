@@ -233,7 +233,7 @@ def reconstruct_video(
     out_dir: str | os.PathLike[str],
     *,
     every: int = 1,
-    mesh_format: str = "ply",
+    mesh_format: str | None = "ply",
     resume: bool = False,
     redetect_every: int = REDETECT_EVERY,
     remove_bumps: bool = True,
@@ -264,9 +264,11 @@ def reconstruct_video(
         (:mod:`vrn_studio.pipeline.animation`).
     every : int, default: 1
         Reconstruct frames 0, every, 2 * every...
-    mesh_format : str, default: "ply"
+    mesh_format : str or None, default: "ply"
         One of the mesh outputs of :func:`~vrn_studio.pipeline.save_result` (``ply``,
-        ``obj``, ``glb``, ``stl``, ``textured-glb``...).
+        ``obj``, ``glb``, ``stl``, ``textured-glb``...), or None for no per-frame meshes (the
+        grids, table, animation and overlay are still written: a few MB instead of about
+        3 MB a frame).
     resume : bool, default: False
         Go on with a folder that already holds a run: frames with a row and their files are
         kept, the others are reconstructed, and the animation and overlay are made again.
@@ -342,9 +344,10 @@ def reconstruct_video(
             else:
                 tracker.update(found, detected=hint is None)
                 if result.mesh is not None:
-                    (mesh_file,) = save_result(result, folder, outputs=[mesh_format], stem=frame_stem(index),
-                                               frame="photo", overwrite=True)
-                    row["mesh"] = mesh_file.name
+                    if mesh_format is not None:
+                        written = save_result(result, folder, outputs=[mesh_format], stem=frame_stem(index),
+                                              frame="photo", overwrite=True)
+                        row["mesh"] = written[0].name if written else None  # none: an empty mesh
                     grid = surface_grid(result)
                     if grid is not None and np.isfinite(grid[..., 2]).any():
                         row["grid"] = save_grid(grid, folder, frame_stem(index))
@@ -380,6 +383,7 @@ def _row_complete(folder: Path, row: dict[str, Any], has_model: bool) -> bool:
     landmarks-only row only when this run has no model either)."""
     if not row["face"]:
         return True
-    if row["mesh"] is None:
+    named = [row[key] for key in ("mesh", "grid") if row.get(key)]
+    if not named:
         return not has_model
-    return all((folder / row[key]).is_file() for key in ("mesh", "grid") if row.get(key))
+    return all((folder / name).is_file() for name in named)
