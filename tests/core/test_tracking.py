@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from fakes import ASTRONAUT_LANDMARKS as LANDMARKS
 
-from vrn_studio.face import Face
+from vrn_studio.errors import NoFaceError
+from vrn_studio.face import Face, get_landmarker
+from vrn_studio.image import load_image, sample_image_path
 from vrn_studio.pipeline.tracking import FaceTracker
 
 
@@ -44,3 +46,15 @@ def test_every_frame_detects_with_redetect_every_one() -> None:
     assert all(tracker.next_hint() is None for _ in range(4))
     with pytest.raises(ValueError, match="at least 1"):
         FaceTracker(redetect_every=0)
+
+
+def test_a_checked_hint_says_when_the_tracked_face_has_gone() -> None:
+    landmarker = get_landmarker("dlib")
+    rgb = load_image(sample_image_path())
+    tracker = FaceTracker(redetect_every=30)
+    assert tracker.checked_hint(landmarker, rgb) is None  # first frame: detect
+    tracker.update(landmarker.detect(rgb)[0], detected=True)
+    np.testing.assert_array_equal(tracker.checked_hint(landmarker, rgb), tracker.box)  # the face is there
+    with pytest.raises(NoFaceError, match="gone"):
+        tracker.checked_hint(landmarker, np.full_like(rgb, 128))
+    assert tracker.box is None and tracker.checked_hint(landmarker, rgb) is None  # forgotten: detect again

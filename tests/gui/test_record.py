@@ -18,10 +18,9 @@ from fakes import EllipsoidNet, FakeCamera, SlowReconstructor
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QMessageBox
 
-from vrn_studio.errors import ExportError
 from vrn_studio.gui.main_window import MainWindow
 from vrn_studio.gui.record_dialog import RECORDING_NAME, RecordDialog
-from vrn_studio.gui.webcam import FrameWriter, VideoSource, WebcamRunner
+from vrn_studio.gui.webcam import VideoSource, WebcamRunner
 from vrn_studio.gui.workers import VideoFrame
 from vrn_studio.image import load_image, sample_image_path
 from vrn_studio.pipeline import Reconstructor
@@ -246,19 +245,3 @@ def test_failures_are_message_boxes_and_the_app_goes_on(qtbot, make_window, tmp_
     assert not window.is_recording()
     with qtbot.waitSignal(window.runner.resultReady, timeout=TIMEOUT_MS):
         window.open_path(sample_image_path("astronaut"))
-
-
-def test_frame_writer_names_the_video_only_when_closed(tmp_path) -> None:
-    path = tmp_path / RECORDING_NAME
-    writer = FrameWriter(path, fps=25.0)
-    for shade in (60, 120, 180):
-        writer.write(np.full((240, 320, 3), shade, np.uint8))
-    assert not path.exists() and writer.frames == 3
-    assert writer.close() == path and writer.close() is None
-    info = probe_video(path)
-    assert (info.frame_count, info.fps, info.width, info.height) == (3, 25.0, 320, 240)
-    assert [p.name for p in tmp_path.iterdir()] == [RECORDING_NAME]  # no temporary file left
-    with pytest.raises(ExportError, match="already exists"):
-        FrameWriter(path, fps=25.0)
-    empty = FrameWriter(tmp_path / "empty.mp4", fps=25.0)
-    assert empty.close() is None and not (tmp_path / "empty.mp4").exists()

@@ -169,9 +169,11 @@ def run_live(
             if taken is None:
                 continue
             frame, arrived, index = taken
-            tracked = tracker.next_hint()
-            hint = landmarks(index) if landmarks is not None else tracked
             try:
+                # As the app's live view: the tracked box checked (where detection runs at all).
+                tracked = tracker.next_hint() if landmarks is not None else tracker.checked_hint(
+                    reconstructor.landmarker, frame)
+                hint = landmarks(index) if landmarks is not None else tracked
                 result = reconstructor.reconstruct(frame, face=hint)
             except NoFaceError:
                 with lock:

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.address and args.engine != "ray":
         raise VrnStudioError("--address is for --engine ray")
     photos = collect_photos(args.input)
-    rec = build_reconstructor(args)  # a missing or corrupt model is said once, here
+    rec = build_reconstructor(args)  # a missing or corrupt model is said once, here; the local engine's
     options = BatchOptions({**reconstructor_options(args), "model": args.model if rec.net is not None else None},
                            outputs=outputs, frame=args.frame, remove_bumps=not args.no_bumps)
     if args.engine == "ray":
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         batch = run_batch(photos, args.out, options, engine=args.engine, address=args.address, csv=args.csv,
-                          progress=progress)
+                          progress=progress, reconstructor=rec)
     print(f"{len(photos)} photo(s): {batch.done} reconstructed, {batch.reused} kept from before, {batch.failed} "
           f"failed; table {batch.table}")
     return 1 if batch.failed else 0

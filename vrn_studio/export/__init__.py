@@ -7,6 +7,7 @@ Mesh formats are chosen by file extension from :data:`EXPORTERS` (see
 from vrn_studio.export.depth import DEPTH_PNG_SCALE, export_depth_png
 from vrn_studio.export.glb import export_animated_glb, export_glb, export_textured_glb, read_glb
 from vrn_studio.export.landmarks import export_landmarks
+from vrn_studio.export.mp4 import FrameWriter
 from vrn_studio.export.obj import export_obj, export_textured_obj
 from vrn_studio.export.ply import export_ply
 from vrn_studio.export.png import encode_png
@@ -19,6 +20,7 @@ __all__ = [
     "DEPTH_PNG_SCALE",
     "EXPORTERS",
     "Exporter",
+    "FrameWriter",
     "encode_png",
     "export_3mf",
     "export_animated_glb",

@@ -12,7 +12,7 @@ Only the UI thread touches widgets: frames and results reach it through queued s
 A video file stands in for a camera in tests and demos: :class:`VideoSource` opens either.
 
 A session can also record: :meth:`WebcamRunner.start_recording` has the capture thread append
-every frame it reads to a :class:`FrameWriter` (camera > Record: the frames are reconstructed
+every frame it reads to a :class:`~vrn_studio.export.FrameWriter` (camera > Record: the frames are reconstructed
 from the file afterwards, since the live loop reconstructs only the newest frame).
 """
 
@@ -32,10 +32,10 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from vrn_studio._io import atomic_path
-from vrn_studio.errors import ExportError, NoFaceError, VrnStudioError
+from vrn_studio.errors import NoFaceError, VrnStudioError
+from vrn_studio.export import FrameWriter
 from vrn_studio.gui.workers import LazyReconstructor, ReconstructorSource, run_stages, user_message
-from vrn_studio.pipeline.tracking import FaceTracker, face_in_box
+from vrn_studio.pipeline.tracking import FaceTracker
 from vrn_studio.pipeline.video import DEFAULT_FPS
 
 SourceSpec = int | str | os.PathLike
@@ -183,89 +183,6 @@ def list_cameras(
         finally:
             capture.release()
     return found
-
-
-class FrameWriter:
-    """Frames appended to an MPEG-4 video (``mp4v``, the codec OpenCV's wheels write) that
-    takes its name only when closed.
-
-    The frames go to a hidden file beside ``path`` (``.NAME.part.mp4``: OpenCV picks the
-    container by the extension); :meth:`close` moves it to ``path`` atomically
-    (:func:`~vrn_studio._io.atomic_path`), so ``path`` never names a video cut short. The
-    video opens on the first frame, whose size it takes. One thread may write while another
-    closes.
-
-    Parameters
-    ----------
-    path : path
-        The video to write; its folder must exist.
-    fps : float
-        Frame rate stored in the file, frames per second.
-
-    Raises
-    ------
-    ExportError
-        ``path`` exists already (a recording is never overwritten).
-    """
-
-    def __init__(self, path: str | os.PathLike[str], fps: float) -> None:
-        self.path, self.fps = Path(path), float(fps)
-        if self.path.exists():
-            raise ExportError(f"{self.path} already exists; choose another folder")
-        self.frames = 0
-        """Frames written so far."""
-        self._part = self.path.with_name(f".{self.path.name}.part{self.path.suffix}")
-        self._lock = threading.Lock()
-        self._writer: cv2.VideoWriter | None = None
-        self._closed = False
-
-    def write(self, rgb: np.ndarray) -> None:
-        """Append a frame, (H, W, 3) uint8 RGB, the size of the first; nothing once closed.
-
-        Raises
-        ------
-        ExportError
-            The video cannot be created (no MPEG-4 writer, a folder that refuses files).
-        """
-        with self._lock:
-            if self._closed:
-                return
-            if self._writer is None:
-                writer = cv2.VideoWriter(str(self._part), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
-                                         (rgb.shape[1], rgb.shape[0]))
-                if not writer.isOpened():
-                    raise ExportError(f"Cannot write {self.path}: OpenCV cannot create an MPEG-4 video there")
-                self._writer = writer
-            self._writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-            self.frames += 1
-
-    def close(self) -> Path | None:
-        """Finish the video and give it its name (later calls do nothing and return None).
-
-        Returns
-        -------
-        Path or None
-            ``path``, or None when no frame was written (no file is left behind).
-
-        Raises
-        ------
-        ExportError
-            The file cannot be finished or renamed (disk full, ``path`` made meanwhile).
-        """
-        with self._lock:
-            if self._closed:
-                return None
-            self._closed = True
-            if self._writer is not None:
-                self._writer.release()
-            try:
-                if not self.frames:
-                    return None
-                with atomic_path(self.path) as tmp:
-                    os.replace(self._part, tmp)
-                return self.path
-            finally:
-                self._part.unlink(missing_ok=True)
 
 
 class _Rate:
@@ -472,11 +389,9 @@ class _Session:
         return frame
 
     def _reconstruct(self, frame: np.ndarray) -> None:
-        hint = self._tracker.next_hint()  # None: detect; else the box that follows the landmarks
         rec = self._reconstructor.get()
         try:
-            if hint is not None and not face_in_box(rec.landmarker, frame, hint):
-                raise NoFaceError("the tracked face has gone")  # the predictor alone would answer anyway
+            hint = self._tracker.checked_hint(rec.landmarker, frame)  # None: detect; else the tracked box
             result = run_stages(rec.iter_stages(frame, face=hint), lambda: self._stopping)
         except NoFaceError:
             self._tracker.reset()

@@ -21,7 +21,6 @@ Both are written atomically, from the files on disk, so they can be made again a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from scipy import ndimage, sparse
 
 from vrn_studio._io import atomic_path, atomic_write
 from vrn_studio.errors import ExportError
-from vrn_studio.export import export_animated_glb
+from vrn_studio.export import FrameWriter, export_animated_glb
 from vrn_studio.mesh import Mesh, mesh_to_photo, to_viewer_frame
 from vrn_studio.mesh.raster import front_surface
 from vrn_studio.pipeline.overlay import landmarks_overlay, mesh_overlay
@@ -245,8 +244,7 @@ def write_animation(folder: Path, video: Path, rows: Sequence[dict[str, Any]], t
     if start is None:
         return []
     keys = list(rows)[start:]
-    first = np.load(folder / keys[0]["grid"])
-    texture, uv = _texture(_read_frame(video, keys[0]["frame"]), topology.positions(first)[:, :2])
+    texture = uv = None
     posed = [i for i, row in enumerate(keys) if row.get("grid")]
     parts = [posed[i:i + MAX_POSES_PER_FILE] for i in range(0, len(posed), MAX_POSES_PER_FILE)]
     written = []
@@ -256,6 +254,8 @@ def write_animation(folder: Path, video: Path, rows: Sequence[dict[str, Any]], t
         for i in part:
             position = topology.positions(np.load(folder / keys[i]["grid"]))
             poses.append(poses[-1] if position is None else position)
+        if uv is None:  # the first frame with a face textures every part
+            texture, uv = _texture(_read_frame(video, keys[0]["frame"]), poses[0][:, :2])
         base = to_viewer_frame(Mesh(poses[0], topology.faces), height)
         flip = np.array([1.0, -1.0, 1.0])
         targets = np.stack([(pose - poses[0]) * flip for pose in poses])
@@ -278,39 +278,27 @@ def write_overlay(folder: Path, video: Path, rows: Sequence[dict[str, Any]], top
     codec OpenCV's wheels write) at ``fps``."""
     from vrn_studio.pipeline.video import iter_frames
 
-    target = folder / OVERLAY_NAME
     by_frame = {row["frame"]: row for row in rows}
-    writer = None
-    with atomic_path(target, overwrite=True) as tmp:
-        named = tmp.with_name(tmp.name + ".mp4")  # OpenCV picks the container by the extension
-        try:
-            row, shape = None, None
-            for index, _, rgb in iter_frames(video):
-                if writer is None:
-                    writer = cv2.VideoWriter(str(named), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                             (rgb.shape[1], rgb.shape[0]))
-                    if not writer.isOpened():
-                        raise ExportError(f"Cannot write {target}: OpenCV has no MPEG-4 writer here")
-                if index in by_frame:
-                    row = by_frame[index]
-                    shape = None
-                    if row.get("grid") and topology is not None:
-                        position = topology.positions(np.load(folder / row["grid"]))
-                        shape = None if position is None else Mesh(position, topology.faces)
-                picture = rgb
-                if shape is not None:
-                    picture = mesh_overlay(rgb, shape)
-                elif row is not None and row["face"]:
-                    picture = landmarks_overlay(rgb, np.asarray(row["landmarks"]), box=np.asarray(row["box"]))
-                writer.write(cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-            if writer is not None:
-                writer.release()
-                writer = None
-            if not named.is_file() or named.stat().st_size == 0:
-                raise ExportError(f"Cannot write {target}: the video writer wrote nothing (disk full?)")
-            os.replace(named, tmp)
-        finally:
-            if writer is not None:
-                writer.release()
-            named.unlink(missing_ok=True)
+    writer = FrameWriter(folder / OVERLAY_NAME, fps, overwrite=True)
+    try:
+        row, shape = None, None
+        for index, _, rgb in iter_frames(video):
+            if index in by_frame:
+                row = by_frame[index]
+                shape = None
+                if row.get("grid") and topology is not None:
+                    position = topology.positions(np.load(folder / row["grid"]))
+                    shape = None if position is None else Mesh(position, topology.faces)
+            picture = rgb
+            if shape is not None:
+                picture = mesh_overlay(rgb, shape)
+            elif row is not None and row["face"]:
+                picture = landmarks_overlay(rgb, np.asarray(row["landmarks"]), box=np.asarray(row["box"]))
+            writer.write(picture)
+    except BaseException:
+        writer.abort()
+        raise
+    target = writer.close()
+    if target is None:
+        raise ExportError(f"{video} gave no frame to write {OVERLAY_NAME} from")
     return target

@@ -254,11 +254,12 @@ def save_photo(out_dir: Path, photo: Photo, result: Result, options: BatchOption
     start = time.perf_counter()
     written = save_result(result, out_dir / key.parent, outputs=options.outputs, stem=key.name, frame=options.frame,
                           overwrite=True)
+    export = time.perf_counter() - start
     sizes = {str(PurePosixPath(p.relative_to(out_dir))): p.stat().st_size for p in written}
     row = _row(photo, status="ok", faces=len(result.faces), model=result.model, outputs=list(sizes),
-               output_bytes=sum(sizes.values()), seconds=round(seconds + time.perf_counter() - start, 4),
+               output_bytes=sum(sizes.values()), seconds=round(seconds + export, 4),
                **{f"{stage}_ms": round(value * 1000, 2) for stage, value in result.timings.items()},
-               export_ms=round((time.perf_counter() - start) * 1000, 2))
+               export_ms=round(export * 1000, 2))
     record = _record_path(out_dir, photo.key)
     record.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(record, json.dumps({"formats": list(options.outputs), "sizes": sizes, "row": row}).encode(),
@@ -287,8 +288,9 @@ def reconstruct_photo(rec: Reconstructor, out_dir: Path, photo: Photo, options: 
         return error_row(photo, exc, time.perf_counter() - start)
 
 
-def _run_local(photos: Sequence[Photo], out_dir: Path, options: BatchOptions) -> Iterator[dict[str, Any]]:
-    rec = options.build()
+def _run_local(photos: Sequence[Photo], out_dir: Path, options: BatchOptions,
+               rec: Reconstructor | None) -> Iterator[dict[str, Any]]:
+    rec = rec or options.build()
     for photo in photos:
         yield reconstruct_photo(rec, out_dir, photo, options)
 
@@ -326,6 +328,7 @@ def run_batch(
     address: str | None = None,
     csv: bool = False,
     progress: Any = None,
+    reconstructor: Reconstructor | None = None,
 ) -> BatchRun:
     """Reconstruct a photo collection into ``out_dir`` (see the module's notes).
 
@@ -348,6 +351,9 @@ def run_batch(
         Also write ``results.csv``.
     progress : callable, optional
         Called with (photos handled, photos in all) as rows come in.
+    reconstructor : Reconstructor, optional
+        The local engine's, already built with ``options.reconstructor`` (default: it builds
+        one); the Ray engine's workers build their own.
 
     Raises
     ------
@@ -373,7 +379,7 @@ def run_batch(
 
         fresh = run_ray(todo, folder, options, address=address)
     elif engine == "local":
-        fresh = _run_local(todo, folder, options)
+        fresh = _run_local(todo, folder, options, reconstructor)
     else:
         raise VrnStudioError(f"Unknown engine {engine!r}: local or ray")
     for row in fresh:

@@ -13,6 +13,7 @@ import threading
 import cv2
 import numpy as np
 
+from vrn_studio.errors import NoFaceError
 from vrn_studio.face import Face, Landmarker
 
 REDETECT_EVERY = 30
@@ -90,6 +91,20 @@ class FaceTracker:
             detect = self.box is None or self._frames % self.redetect_every == 0
             self._frames += 1
             return None if detect else self.box.copy()
+
+    def checked_hint(self, landmarker: Landmarker, rgb: np.ndarray) -> np.ndarray | None:
+        """:meth:`next_hint` for the frame ``rgb``, the tracked box checked by :func:`face_in_box`.
+
+        Raises
+        ------
+        NoFaceError
+            The tracked face has gone (the tracker forgets it: the next frame is detected).
+        """
+        hint = self.next_hint()
+        if hint is not None and not face_in_box(landmarker, rgb, hint):
+            self.reset()
+            raise NoFaceError("the tracked face has gone")
+        return hint
 
     def update(self, face: Face, *, detected: bool) -> None:
         """Move the box to ``face``'s landmarks; ``detected``: its box is a detector's, re-anchor

@@ -4,7 +4,7 @@ frame and one table of landmarks and head pose, resumable after an interruption.
 The video is read frame by frame (bounded memory, any length). Detection runs on the first
 frame and every :data:`~vrn_studio.pipeline.tracking.REDETECT_EVERY` reconstructed frames; in
 between the face box follows the previous frame's landmarks, as the app's live view does, and
-a quick detection around the box (:func:`~vrn_studio.pipeline.tracking.face_in_box`) checks
+a quick detection around the box (:meth:`~vrn_studio.pipeline.tracking.FaceTracker.checked_hint`) checks
 that the face is still there, so frames without one are marked as such.
 Each frame's mesh (photo pixels, upright: the ``frame="photo"`` of
 :func:`~vrn_studio.pipeline.save_result`) is written atomically *before* its row is appended
@@ -35,7 +35,6 @@ import numpy as np
 
 from vrn_studio.errors import ExportError, NoFaceError, VrnStudioError
 from vrn_studio.eval.dataset import read_mesh
-from vrn_studio.face import Face
 from vrn_studio.face.mediapipe import MEDIAPIPE_TO_IBUG68
 from vrn_studio.image import RESOURCES_DIR
 from vrn_studio.pipeline.animation import (
@@ -52,7 +51,7 @@ from vrn_studio.pipeline.reconstructor import Reconstructor
 from vrn_studio.pipeline.result import Result
 from vrn_studio.pipeline.save import save_result
 from vrn_studio.pipeline.temporal import ONE_EURO, SURFACE_FILTER, OneEuroFilter, SurfaceFilter
-from vrn_studio.pipeline.tracking import REDETECT_EVERY, FaceTracker, face_in_box
+from vrn_studio.pipeline.tracking import REDETECT_EVERY, FaceTracker
 
 TABLE_NAME = "frames.jsonl"
 """The per-frame table in the output folder: one JSON object per reconstructed frame."""
@@ -119,13 +118,17 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         ok, frame = capture.read() if capture.isOpened() else (False, None)
         if not ok or frame is None:
             raise VideoError(f"{path} cannot be read as a video, or holds no frame")
-        fps = capture.get(cv2.CAP_PROP_FPS)
+        fps = _frame_rate(capture)
         count = int(max(capture.get(cv2.CAP_PROP_FRAME_COUNT), 0))
     finally:
         capture.release()
-    if not math.isfinite(fps) or fps <= 0:
-        fps = DEFAULT_FPS
-    return VideoInfo(path, float(fps), count, int(frame.shape[1]), int(frame.shape[0]))
+    return VideoInfo(path, fps, count, int(frame.shape[1]), int(frame.shape[0]))
+
+
+def _frame_rate(capture: cv2.VideoCapture) -> float:
+    """The container's frame rate (frames/s), :data:`DEFAULT_FPS` where it states none."""
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return float(fps) if math.isfinite(fps) and fps > 0 else DEFAULT_FPS
 
 
 def iter_frames(
@@ -143,8 +146,7 @@ def iter_frames(
         raise ValueError(f"every must be >= 1; got {every}")
     capture = cv2.VideoCapture(str(path))
     try:
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        fps = fps if math.isfinite(fps) and fps > 0 else DEFAULT_FPS
+        fps = _frame_rate(capture)
         index, last = 0, -1.0
         while True:
             wanted = not (index % every or index in skip)
@@ -194,21 +196,6 @@ def head_pose(landmarks: np.ndarray, width: int, height: int) -> dict[str, float
         raise ValueError("The head pose fit failed")
     pitch, yaw, roll = cv2.RQDecomp3x3(cv2.Rodrigues(rvec)[0])[0]
     return {"yaw": float(yaw), "pitch": float(pitch), "roll": float(roll)}
-
-
-def _find_face(reconstructor: Reconstructor, rgb: np.ndarray, hint: np.ndarray | None) -> Face:
-    """The frame's face (:meth:`Reconstructor.find_face`), detected when ``hint`` is None, else
-    the 68 points in the tracked box ``hint`` if
-    :func:`~vrn_studio.pipeline.tracking.face_in_box` still finds a face there.
-
-    Raises
-    ------
-    NoFaceError
-        No face in the frame, or the tracked one has gone.
-    """
-    if hint is not None and not face_in_box(reconstructor.landmarker, rgb, hint):
-        raise NoFaceError("the tracked face has gone")
-    return reconstructor.find_face(rgb, hint)
 
 
 def read_table(out_dir: str | os.PathLike[str]) -> dict[int, dict[str, Any]]:
@@ -327,11 +314,11 @@ def reconstruct_video(
     with open(folder / TABLE_NAME, "a", encoding="utf-8") as table:
         for handled, (index, time_s, rgb) in enumerate(iter_frames(info.path, every, skip=complete), resumed + 1):
             start = time.perf_counter()
-            hint = tracker.next_hint()
             row: dict[str, Any] = {"frame": index, "time_s": round(time_s, 6), "face": False, "mesh": None, "grid": None}
             result = None
             try:
-                found = _find_face(reconstructor, rgb, hint)
+                hint = tracker.checked_hint(reconstructor.landmarker, rgb)
+                found = reconstructor.find_face(rgb, hint)
                 face = found if smoother is None else replace(found, landmarks=smoother(found.landmarks, time_s))
                 gate = None if surface is None else functools.partial(surface, landmarks=face.landmarks, t=time_s)
                 result = reconstructor.reconstruct(rgb, face=face, remove_bumps=remove_bumps, volume_filter=gate)
@@ -362,7 +349,7 @@ def reconstruct_video(
             os.fsync(table.fileno())
             if progress:
                 progress(handled, total)
-            if on_frame is not None and on_frame(index, rgb, result if row["face"] else None) is False:
+            if on_frame is not None and on_frame(index, rgb, result) is False:
                 return VideoRun(reconstructed, resumed, without_face, folder / TABLE_NAME, stopped=True)
     rows = [row for _, row in sorted(read_table(folder).items())]
     topology = GridTopology.from_grids(grids_of(folder, rows))
