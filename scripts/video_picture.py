@@ -27,7 +27,8 @@ from vrn_studio.export import read_glb
 from vrn_studio.mesh import DEFAULT_SMOOTH
 from vrn_studio.pipeline.animation import ANIMATION_NAME, OVERLAY_NAME
 from vrn_studio.pipeline.save import write_png
-from vrn_studio.pipeline.video import iter_frames, read_table, reconstruct_video
+from vrn_studio.pipeline.video import read_table, reconstruct_video
+from vrn_studio.pipeline.video_io import iter_frames
 
 TILE = 300
 """Side of one picture, pixels."""

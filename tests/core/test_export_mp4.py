@@ -9,7 +9,7 @@ import pytest
 
 from vrn_studio.errors import ExportError
 from vrn_studio.export import FrameWriter
-from vrn_studio.pipeline.video import probe_video
+from vrn_studio.pipeline.video_io import probe_video
 
 
 def test_frame_writer_names_the_video_only_when_closed(tmp_path: Path) -> None:

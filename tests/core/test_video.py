@@ -17,15 +17,13 @@ from vrn_studio.pipeline import Reconstructor
 from vrn_studio.pipeline.temporal import OneEuroFilter
 from vrn_studio.pipeline.video import (
     TABLE_NAME,
-    VideoError,
     _model_points,
     frame_stem,
     head_pose,
-    iter_frames,
-    probe_video,
     read_table,
     reconstruct_video,
 )
+from vrn_studio.pipeline.video_io import VideoError, iter_frames, probe_video
 
 FPS = 12.0
 

@@ -22,7 +22,8 @@ from vrn_studio.pipeline import video as video_module
 from vrn_studio.pipeline.animation import ANIMATION_NAME, OVERLAY_NAME, GridTopology, grids_of
 from vrn_studio.pipeline.overlay import CLAY
 from vrn_studio.pipeline.temporal import SurfaceFilter, face_shape
-from vrn_studio.pipeline.video import iter_frames, probe_video, read_table, reconstruct_video
+from vrn_studio.pipeline.video import read_table, reconstruct_video
+from vrn_studio.pipeline.video_io import iter_frames, probe_video
 
 
 def read_glb(path: Path) -> tuple[dict, dict]:

@@ -24,7 +24,8 @@ from vrn_studio.gui.webcam import VideoSource, WebcamRunner
 from vrn_studio.gui.workers import VideoFrame
 from vrn_studio.image import load_image, sample_image_path
 from vrn_studio.pipeline import Reconstructor
-from vrn_studio.pipeline.video import probe_video, read_table
+from vrn_studio.pipeline.video import read_table
+from vrn_studio.pipeline.video_io import probe_video
 
 TIMEOUT_MS = 120_000
 CAMERA_GONE = "Camera 0 stopped delivering frames: was it unplugged or taken by another program?"

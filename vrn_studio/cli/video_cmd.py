@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Reconstruct the video; print what was done. Returns 0, or 2 on an error (said on stderr)."""
-    from vrn_studio.pipeline.video import probe_video, reconstruct_video
+    from vrn_studio.pipeline.video import reconstruct_video
+    from vrn_studio.pipeline.video_io import probe_video
 
     if args.every < 1:
         raise VrnStudioError(f"--every must be at least 1; got {args.every}")

@@ -36,7 +36,7 @@ from vrn_studio.errors import NoFaceError, VrnStudioError
 from vrn_studio.export import FrameWriter
 from vrn_studio.gui.workers import LazyReconstructor, ReconstructorSource, run_stages, user_message
 from vrn_studio.pipeline.tracking import FaceTracker
-from vrn_studio.pipeline.video import DEFAULT_FPS
+from vrn_studio.pipeline.video_io import DEFAULT_FPS
 
 SourceSpec = int | str | os.PathLike
 """A camera index (``int``) or the path of a video file."""
@@ -265,7 +265,7 @@ class _Session:
 
     def recording_fps(self) -> float:
         """Frames per second to record at: the capture rate measured over the last seconds,
-        else the rate the source states, else :data:`~vrn_studio.pipeline.video.DEFAULT_FPS`."""
+        else the rate the source states, else :data:`~vrn_studio.pipeline.video_io.DEFAULT_FPS`."""
         with self._cond:
             return round(self._capture_rate.per_second(), 2) or self.stated_fps or DEFAULT_FPS
 

@@ -37,6 +37,7 @@ from vrn_studio.mesh import Mesh, mesh_to_photo, to_viewer_frame
 from vrn_studio.mesh.raster import front_surface
 from vrn_studio.pipeline.overlay import landmarks_overlay, mesh_overlay
 from vrn_studio.pipeline.result import Result
+from vrn_studio.pipeline.video_io import iter_frames
 
 GRID_STEP = 2
 """Crop pixels between grid points: a 96 x 96 grid over the 192 px crop, the built-in model's
@@ -196,7 +197,6 @@ def grids_of(folder: Path, rows: Sequence[dict[str, Any]]) -> Iterator[np.ndarra
 
 def _read_frame(video: Path, index: int) -> np.ndarray:
     """Frame ``index`` of ``video``, RGB."""
-    from vrn_studio.pipeline.video import iter_frames  # the video module imports this one
 
     for i, _, rgb in iter_frames(video):
         if i == index:
@@ -276,7 +276,6 @@ def write_overlay(folder: Path, video: Path, rows: Sequence[dict[str, Any]], top
     mesh (fixed topology) shaded over it, or its landmarks when the run has no meshes;
     frames whose latest row found no face are left as they are. MPEG-4 part 2 (``mp4v``, the
     codec OpenCV's wheels write) at ``fps``."""
-    from vrn_studio.pipeline.video import iter_frames
 
     by_frame = {row["frame"]: row for row in rows}
     writer = FrameWriter(folder / OVERLAY_NAME, fps, overwrite=True)
