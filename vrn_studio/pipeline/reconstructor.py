@@ -310,10 +310,10 @@ class Reconstructor:
         """Stage ``crop`` of face ``faces[index]``; return the :class:`Result` fields filled so far."""
         crop, transform = crop_face(rgb, faces[index].landmarks)
         clock.lap("crop")
-        return dict(
-            source=source, image=rgb, faces=faces, face=faces[index], face_index=index, crop=crop,
-            transform=transform, timings=clock.timings, landmarker=landmarker, device=str(self.device),
-        )
+        return {
+            "source": source, "image": rgb, "faces": faces, "face": faces[index], "face_index": index, "crop": crop,
+            "transform": transform, "timings": clock.timings, "landmarker": landmarker, "device": str(self.device),
+        }
 
     def reconstruct_faces(
         self, image: ImageSource, *, faces: Literal["all"] | Sequence[int] = "all", remove_bumps: bool = True
