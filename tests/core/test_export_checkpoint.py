@@ -19,7 +19,14 @@ from vrn_studio.mesh import DEFAULT_LEVEL
 from vrn_studio.model import VRNGuided, set_norm_mode
 from vrn_studio.train.config import TrainConfig
 from vrn_studio.train.export import export_checkpoint
-from vrn_studio.train.loop import build_dataset, build_model, load_checkpoint, train
+from vrn_studio.train.loop import (
+    CheckpointError,
+    build_dataset,
+    build_model,
+    load_checkpoint,
+    load_initial_weights,
+    train,
+)
 from vrn_studio.weights import load_model
 
 
@@ -107,3 +114,29 @@ def test_export_refuses_what_cannot_run_or_exists(checkpoint: Path, tmp_path: Pa
     fake.write_text(json.dumps(meta))
     with pytest.raises(WeightsError, match="multitask"):
         export_checkpoint(fake, "multi", out_dir=tmp_path)
+
+
+def test_a_later_stage_starts_from_an_exported_model(checkpoint: Path, tmp_path: Path) -> None:
+    manifest = export_checkpoint(checkpoint, "stage1", out_dir=tmp_path)  # calibrated to 10/255
+    weights = tmp_path / "stage1.safetensors"
+    digest = json.loads(manifest.read_text())["sha256"]
+    recipe = tmp_path / "recipes" / "stage2.toml"
+    recipe.parent.mkdir()
+    recipe.write_text(
+        'variant = "guided"\nfeatures = 8\nstacks = 1\nhourglass_depth = 2\ninput_size = 48\ndepth_bins = 50\n'
+        f'data = "synthetic-smoke"\ninit_weights = "../stage1.safetensors"\ninit_sha256 = "{digest}"\n'
+    )
+    config = TrainConfig.load(recipe)
+    assert Path(config.init_weights) == recipe.parent / ".." / "stage1.safetensors"
+    trained = build_model(config)
+    load_checkpoint(checkpoint, trained)
+    started = build_model(config)
+    load_initial_weights(config, started)
+    for (key, a), b in zip(trained.state_dict().items(), started.state_dict().values(), strict=True):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6), key  # the calibration undone exactly
+    wrong = TrainConfig.from_dict({**config.as_dict(), "init_sha256": "0" * 64, "out_dir": str(tmp_path / "run")})
+    with pytest.raises(CheckpointError, match="not the file this recipe starts from"):
+        train(wrong, build_dataset(wrong), device="cpu", progress=False)
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="cannot read init_weights"):
+        load_initial_weights(TrainConfig.from_dict({**config.as_dict(), "init_sha256": ""}), started)

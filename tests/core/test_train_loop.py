@@ -178,6 +178,9 @@ def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path: Path) -> Non
         ("input_size = 30", "input_size"),
         ("amp = 'yes'", "amp"),
         ("lr = -1.0", "lr"),
+        ("init_sha256 = 'abc'", "init_sha256"),
+        ("init_iso_level = 1.0", "init_iso_level"),
+        ("init_weights = 3", "init_weights"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path: Path, text: str, key: str) -> None:

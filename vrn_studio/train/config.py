@@ -2,7 +2,7 @@
 
 Every key is a top-level field of :class:`TrainConfig` (no tables). Unknown keys, wrong
 types and out-of-range values raise :class:`ConfigError` naming the key. Relative paths
-(``out_dir``, ``data``, ``bfm``, ``synthetic_cache``) are resolved against the folder holding
+(``out_dir``, ``data``, ``bfm``, ``synthetic_cache``, ``init_weights``) are resolved against the folder holding
 the config file.
 
 Example (TOML)::
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from typing import Any, Literal
 import tomllib
 
 from vrn_studio.errors import VrnStudioError
+from vrn_studio.mesh.isosurface import DEFAULT_LEVEL
 
 Variant = Literal["unguided", "guided", "multitask"]
 VARIANTS: tuple[str, ...] = ("unguided", "guided", "multitask")
@@ -116,6 +118,19 @@ class TrainConfig:
         Train on anti-aliased volumes (each voxel's fraction behind the surface,
         :func:`~vrn_studio.train.synthetic.volume_from_front`) instead of binary ones; only
         with ``data = "synthetic"``.
+    init_weights : str
+        A model's ``.safetensors`` file (an exported model, as in ``weights/``) whose network
+        starts the run instead of a random initialisation (``""``, the default: random): a
+        further training stage of an earlier model. Its tensors must fit this config's
+        network. A resumed run takes its weights from the checkpoint instead.
+    init_sha256 : str
+        The expected SHA-256 of ``init_weights`` (hex; ``""``: not checked), so a recipe keeps
+        naming the stage it was run from after the file is replaced by a later one.
+    init_iso_level : float
+        The iso level ``init_weights`` was exported calibrated to
+        (:func:`~vrn_studio.train.export.export_checkpoint`: the release's 10/255 by default;
+        0.5 for a model exported uncalibrated): the output bias is shifted back by
+        ``logit(init_iso_level)`` so the network's surface is at probability 0.5 again.
     amp : bool
         Mixed precision (float16 autocast + gradient scaling); used on CUDA only.
     num_workers : int
@@ -147,6 +162,9 @@ class TrainConfig:
     synthetic_fill: str = "auto"
     synthetic_cache: str = ""
     soft_targets: bool = False
+    init_weights: str = ""
+    init_sha256: str = ""
+    init_iso_level: float = DEFAULT_LEVEL
     amp: bool = True
     num_workers: int = 0
 
@@ -210,6 +228,14 @@ class TrainConfig:
             raise ConfigError(f"soft_targets must be true or false; got {self.soft_targets!r}")
         if self.soft_targets and self.data != SYNTHETIC:
             raise ConfigError(f"soft_targets needs data = {SYNTHETIC!r}; got data = {self.data!r}")
+        if not isinstance(self.init_weights, str):
+            raise ConfigError(f"init_weights must be a .safetensors path (a string); got {self.init_weights!r}")
+        if not (isinstance(self.init_sha256, str) and re.fullmatch(r"([0-9a-f]{64})?", self.init_sha256)):
+            raise ConfigError(f"init_sha256 must be 64 lower-case hex digits or empty; got {self.init_sha256!r}")
+        if isinstance(self.init_iso_level, bool) or not isinstance(self.init_iso_level, int | float) or not (
+            0 < self.init_iso_level < 1
+        ):
+            raise ConfigError(f"init_iso_level must be between 0 and 1 (exclusive); got {self.init_iso_level!r}")
         if not isinstance(self.data, str) or not self.data:
             raise ConfigError(f"data must be a folder, {SYNTHETIC!r} or {SYNTHETIC_SMOKE!r}; got {self.data!r}")
         if not isinstance(self.out_dir, str | Path):
@@ -229,7 +255,7 @@ class TrainConfig:
                 values["out_dir"] = base / values["out_dir"]
             if isinstance(values.get("data"), str) and values["data"] not in (SYNTHETIC_SMOKE, SYNTHETIC):
                 values["data"] = str(base / values["data"])
-            for key in ("bfm", "synthetic_cache"):
+            for key in ("bfm", "synthetic_cache", "init_weights"):
                 if isinstance(values.get(key), str) and values[key]:
                     values[key] = str(base / values[key])
         return cls(**values)

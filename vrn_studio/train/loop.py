@@ -49,6 +49,7 @@ per process.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -58,6 +59,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -75,6 +77,7 @@ from vrn_studio.train.config import SYNTHETIC, SYNTHETIC_SMOKE, ConfigError, Tra
 from vrn_studio.train.dataset import FolderDataset
 from vrn_studio.train.smoke import SyntheticSmokeDataset
 from vrn_studio.train.synthetic import SIZES, SyntheticDataset
+from vrn_studio.weights.manifest import sha256_file
 
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoints"
@@ -278,6 +281,8 @@ def _train(
     if resume is not None:
         last = latest_checkpoint(resume) if Path(resume).is_dir() else Path(resume)
         start_epoch, step, elapsed = load_checkpoint(last, raw, optimizer, scaler)
+    elif config.init_weights:
+        load_initial_weights(config, raw)
     net: nn.Module = raw
     if world > 1:
         net = DistributedDataParallel(_Forward(raw), device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -402,6 +407,35 @@ def latest_checkpoint(folder: str | Path) -> Path:
     if not found:
         raise CheckpointError(f"no checkpoint (epoch-NNNN.json) in {folder}")
     return found[-1]
+
+
+def load_initial_weights(config: TrainConfig, model: nn.Module) -> None:
+    """Load ``config.init_weights`` into ``model`` (in place): checksum checked against
+    ``config.init_sha256`` when given, every tensor matched by name and shape, and the output
+    bias shifted back by ``logit(config.init_iso_level)`` (undoing the export's calibration).
+
+    Raises
+    ------
+    CheckpointError
+        The file is unreadable, its checksum differs, or it does not fit the network.
+    """
+    path = Path(config.init_weights)
+    try:
+        if config.init_sha256 and sha256_file(path) != config.init_sha256:
+            raise CheckpointError(
+                f"init_weights {path} is not the file this recipe starts from (sha256 {config.init_sha256}); "
+                "check it out from the commit the recipe names"
+            )
+        weights = load_file(str(path))
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise CheckpointError(f"cannot read init_weights {path}: {exc}") from exc
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f"init_weights {path} does not fit the network: {exc}") from exc
+    level = config.init_iso_level
+    with torch.no_grad():
+        model.head[-1].bias -= math.log(level / (1 - level))
 
 
 def load_checkpoint(
