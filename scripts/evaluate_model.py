@@ -11,7 +11,8 @@
    under ``--work`` and measured with ``vrn-studio evaluate`` (the paper's NME, eq. 2, ICP
    as the authors did, the sample's own landmarks as the face).
 2. The real photos in resources/ (no ground truth): silhouette IoU with the landmarks'
-   convex hull and the nose's protrusion (:mod:`vrn_studio.eval.face_checks`), and the
+   convex hull (face models), the hull's coverage and the silhouette's spread (head models),
+   and the nose's protrusion (:mod:`vrn_studio.eval.face_checks`), and the
    median time of each pipeline stage over ``--repeat`` runs on the CPU.
 
 The JSON written holds every figure, the machine and the library versions.
@@ -32,7 +33,7 @@ import torch
 from vrn_studio import Reconstructor, __version__
 from vrn_studio._io import atomic_write
 from vrn_studio.cli.main import main as cli_main
-from vrn_studio.eval.face_checks import nose_protrusion, silhouette_iou
+from vrn_studio.eval.face_checks import nose_protrusion, silhouette_fit, silhouette_iou
 from vrn_studio.image import sample_image_path
 from vrn_studio.train.synthetic import SyntheticFaces, write_folder
 
@@ -63,7 +64,8 @@ def held_out(
 
 
 def real_photos(model: str, repeat: int) -> dict[str, dict[str, object]]:
-    """Silhouette IoU and nose protrusion on the bundled photos, and the median stage times (ms)."""
+    """Silhouette IoU and fit (coverage, spread), nose protrusion on the bundled photos, and the median
+    stage times (ms)."""
     rec = Reconstructor(model, landmarker="dlib", device="cpu")
     figures: dict[str, dict[str, object]] = {}
     for name in PHOTOS:
@@ -72,13 +74,15 @@ def real_photos(model: str, repeat: int) -> dict[str, dict[str, object]]:
         marks = result.face.landmarks
         figures[name] = {
             "silhouette_iou": silhouette_iou(result.mesh_photo, marks, result.image.shape[:2]),
+            **{f"silhouette_{k}": v for k, v in silhouette_fit(result.mesh_photo, marks, result.image.shape[:2]).items()},
             "nose_protrusion": nose_protrusion(result.mesh_photo, marks),
             "vertices": int(result.mesh.n_vertices),
             "removed_bodies": len(result.bumps.removed_sizes),
             "median_ms": {stage: round(1000 * float(np.median([r.timings[stage] for r in runs])), 1)
                           for stage in result.timings},
         }
-        print(f"{name}: IoU {figures[name]['silhouette_iou']:.3f}, nose {figures[name]['nose_protrusion']:.3f}")
+        print(f"{name}: IoU {figures[name]['silhouette_iou']:.3f}, coverage {figures[name]['silhouette_coverage']:.3f}, "
+              f"spread {figures[name]['silhouette_spread']:.2f}, nose {figures[name]['nose_protrusion']:.3f}")
     return figures
 
 

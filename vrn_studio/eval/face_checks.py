@@ -4,7 +4,12 @@ Two figures a face mesh must get right whatever the model:
 
 - :func:`silhouette_iou`: the mesh's silhouette laid on the photo against the convex hull
   of the 68 detected landmarks (intersection over union; the hull spans brows to chin and
-  cheek to cheek, the region VRN's volumes cover);
+  cheek to cheek, the region VRN's volumes cover). It judges *face* models (the release,
+  ``vrn-studio-guided``) only: a whole-head model covers forehead, ears and neck, far outside
+  the hull, so a perfect head scores about 0.3-0.5 on it. Head models are judged by
+  :func:`silhouette_fit` instead: the hull covered (``coverage``, about 1 for any face or head
+  that fits) and the silhouette's area over the hull's (``spread``, about 1 for a face mask,
+  2-3.5 for a head, more when the mesh spills beyond the head);
 - :func:`nose_protrusion`: how far the surface at the nose tip (landmark 30, 0-based; 31 in
   iBUG's 1-based numbering) stands in front of the surface at the outer eye corners (36
   and 45), over the outer interocular distance. On real faces it is about 0.3-0.5; a flat
@@ -64,6 +69,33 @@ def silhouette_iou(mesh_photo: Mesh, landmarks: np.ndarray, shape: tuple[int, in
     silhouette, hull = silhouette_mask(mesh_photo, shape), hull_mask(points, shape)
     union = np.logical_or(silhouette, hull).sum()
     return float(np.logical_and(silhouette, hull).sum() / union) if union else 0.0
+
+
+def silhouette_fit(mesh_photo: Mesh, landmarks: np.ndarray, shape: tuple[int, int]) -> dict[str, float]:
+    """How the mesh's silhouette sits on the landmarks' convex hull, for face and head models alike.
+
+    Parameters are those of :func:`silhouette_iou`.
+
+    Returns
+    -------
+    dict
+        ``coverage``: the fraction of the hull's pixels inside the silhouette (0-1);
+        ``spread``: the silhouette's area over the hull's (0 when the hull is empty).
+
+    Examples
+    --------
+    >>> head = Mesh(np.array([[0, 0, 0], [19, 0, 0], [19, 19, 0], [0, 19, 0.0]]), np.array([[0, 1, 2], [0, 2, 3]]))
+    >>> points = np.array([[5, 5], [14, 5], [14, 14], [5, 14.0]] * 17)
+    >>> fit = silhouette_fit(head, points, (24, 24))
+    >>> round(fit["coverage"], 2), round(fit["spread"], 1)
+    (1.0, 4.0)
+    """
+    points = validate_landmarks(landmarks)
+    silhouette, hull = silhouette_mask(mesh_photo, shape), hull_mask(points, shape)
+    area = int(hull.sum())
+    if not area:
+        return {"coverage": 0.0, "spread": 0.0}
+    return {"coverage": float(np.logical_and(silhouette, hull).sum() / area), "spread": float(silhouette.sum() / area)}
 
 
 def nose_protrusion(mesh_photo: Mesh, landmarks: np.ndarray) -> float:
