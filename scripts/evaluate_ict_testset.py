@@ -69,7 +69,9 @@ ORACLE_LEVEL = 0.5
 """Iso level of the oracle meshes: a soft target's exact surface, and halfway between a binary
 target's last filled and first empty voxel centres (unbiased; the pipeline's 10/255 would put
 the binary surface half a voxel in front and ripple the soft one)."""
-FIGURES = ("nme", "normal_error_degrees", "terracing_median_degrees", "terracing_p90_degrees")
+FIGURES = (
+    "nme", "normal_error_degrees", "normal_error_median_degrees", "terracing_median_degrees", "terracing_p90_degrees",
+)
 
 
 def oracle(faces: SyntheticFaces, sample: Sample) -> dict[str, dict[str, float]]:

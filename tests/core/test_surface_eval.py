@@ -13,7 +13,7 @@ import trimesh
 
 from vrn_studio.eval import align_onto_region, face_region_mask, nme
 from vrn_studio.eval.dataset import Sample
-from vrn_studio.eval.surface import measure_prediction, normal_angle_error, outward, terracing
+from vrn_studio.eval.surface import measure_prediction, normal_angle_error, normal_angles, outward, terracing
 from vrn_studio.mesh import Mesh, euler_rotation
 from vrn_studio.pipeline import Reconstructor
 from vrn_studio.train.synthetic import GENERATOR_VERSION, SyntheticFaces
@@ -58,6 +58,8 @@ def test_normal_error_measures_a_tilt() -> None:
     tilted = Mesh((cap.vertices - centre) @ euler_rotation(0.0, np.radians(10.0), 0.0).T + centre, cap.faces)
     inner = np.ones(len(cap.vertices), bool)
     assert normal_angle_error(tilted, cap, inner) == pytest.approx(10.0, abs=0.2)
+    angles = normal_angles(tilted, cap, inner)
+    assert angles.shape == (len(cap.vertices),) and np.median(angles) == pytest.approx(10.0, abs=0.2)
 
 
 def test_terracing_is_zero_on_a_plane_and_large_on_stairs() -> None:
@@ -88,6 +90,7 @@ def test_the_ground_truth_measures_perfect() -> None:
     sample = Sample("x", Path("x.png"), mesh, face.landmarks, face.landmarks_3d)
     figures = measure_prediction(mesh, sample)
     assert figures["nme"] < 1e-6 and figures["normal_error_degrees"] < 0.01
+    assert figures["normal_error_median_degrees"] < 0.01
     assert figures["region_vertices"] > 1000
 
 

@@ -24,7 +24,7 @@ from vrn_studio.eval.nme import (
     outer_interocular,
     surface_distance,
 )
-from vrn_studio.eval.surface import measure_prediction, normal_angle_error, terracing
+from vrn_studio.eval.surface import measure_prediction, normal_angle_error, normal_angles, terracing
 
 __all__ = [
     "DEFAULT_RADIUS_FACTOR",
@@ -51,6 +51,7 @@ __all__ = [
     "measure_prediction",
     "nme",
     "normal_angle_error",
+    "normal_angles",
     "outer_interocular",
     "similarity_transform",
     "surface_distance",

@@ -4,8 +4,8 @@ The NME (eq. 2) measures where the surface is; the eye sees how it is *oriented*
 volume meshed at a few depth bins shows stair steps (terraces) long before the NME moves.
 Two figures complement it, both in degrees:
 
-Normal error (:func:`normal_angle_error`)
-    The mean angle between the ground truth's vertex normal at each face-region vertex and
+Normal error (:func:`normal_angle_error`, and the median of :func:`normal_angles`)
+    The mean (and median) angle between the ground truth's vertex normal at each face-region vertex and
     the predicted vertex normal of its nearest predicted vertex (the NME's ``"nearest"``
     correspondence), after the same ICP alignment (:func:`~vrn_studio.eval.nme.align_onto_region`).
     Normals are the area-weighted vertex normals (:func:`vrn_studio.mesh.vertex_normals`)
@@ -42,8 +42,8 @@ def outward(mesh: Mesh) -> float:
     return 1.0 if np.einsum("ij,ij->", offsets, cross) >= 0 else -1.0
 
 
-def normal_angle_error(pred: Mesh, gt: Mesh, region_mask: np.ndarray) -> float:
-    """Mean angle in degrees between ground-truth and predicted normals over the face region.
+def normal_angles(pred: Mesh, gt: Mesh, region_mask: np.ndarray) -> np.ndarray:
+    """Angle in degrees between each face-region ground-truth vertex's normal and the predicted one.
 
     Parameters
     ----------
@@ -52,19 +52,25 @@ def normal_angle_error(pred: Mesh, gt: Mesh, region_mask: np.ndarray) -> float:
     gt : Mesh
         The ground truth.
     region_mask : np.ndarray, shape (len(gt.vertices),), bool
-        The ground-truth vertices to average over (:func:`~vrn_studio.eval.nme.face_region_mask`).
+        The ground-truth vertices to measure (:func:`~vrn_studio.eval.nme.face_region_mask`).
 
     Returns
     -------
-    float
-        Degrees in [0, 180]; 0 when every pair of normals agrees.
+    np.ndarray, shape (region_mask.sum(),)
+        Degrees in [0, 180], one per region vertex, against the predicted vertex nearest it.
     """
     gt_normals = vertex_normals(gt).astype(np.float64) * outward(gt)
     pred_normals = vertex_normals(pred).astype(np.float64) * outward(pred)
     region = gt.vertices.astype(np.float64)[region_mask]
     _, nearest = cKDTree(pred.vertices).query(region)
     cosines = np.einsum("ij,ij->i", gt_normals[region_mask], pred_normals[nearest])
-    return float(np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0))).mean())
+    return np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0)))
+
+
+def normal_angle_error(pred: Mesh, gt: Mesh, region_mask: np.ndarray) -> float:
+    """Mean angle in degrees between ground-truth and predicted normals over the face region
+    (the mean of :func:`normal_angles`; same parameters); 0 when every pair of normals agrees."""
+    return float(normal_angles(pred, gt, region_mask).mean())
 
 
 def terracing(mesh: Mesh) -> tuple[float, float]:
@@ -114,7 +120,9 @@ def measure_prediction(pred: Mesh, sample: Sample) -> dict[str, float]:
     Returns
     -------
     dict
-        ``nme`` (unitless), ``normal_error_degrees``, ``terracing_median_degrees``,
+        ``nme`` (unitless), ``normal_error_degrees`` (mean) and ``normal_error_median_degrees``
+        (less swayed by the few vertices whose nearest predicted vertex lies on another part,
+        such as across the lips), ``terracing_median_degrees``,
         ``terracing_p90_degrees`` and ``region_vertices``.
     """
     gt = sample.mesh
@@ -122,9 +130,11 @@ def measure_prediction(pred: Mesh, sample: Sample) -> dict[str, float]:
     region = face_region_mask(gt.vertices, landmarks_3d)
     aligned = Mesh(align_onto_region(pred.vertices, gt.vertices[region]), pred.faces)
     median, p90 = terracing(pred)
+    angles = normal_angles(aligned, gt, region)
     return {
         "nme": nme(aligned.vertices, gt.vertices, gt_landmarks_3d=landmarks_3d, region_mask=region),
-        "normal_error_degrees": normal_angle_error(aligned, gt, region),
+        "normal_error_degrees": float(angles.mean()),
+        "normal_error_median_degrees": float(np.median(angles)),
         "terracing_median_degrees": median,
         "terracing_p90_degrees": p90,
         "region_vertices": int(region.sum()),
