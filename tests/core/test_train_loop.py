@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 from pathlib import Path
@@ -14,7 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from vrn_studio.cli.main import main as cli_main
 from vrn_studio.train.config import ConfigError, TrainConfig
-from vrn_studio.train.loop import build_model, compute_loss, learning_rate, train
+from vrn_studio.train.loop import build_model, compute_loss, learning_rate, surface_weights, train
 from vrn_studio.train.smoke import SyntheticSmokeDataset
 
 SIZE, DEPTH = 32, 8
@@ -181,6 +182,7 @@ def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path: Path) -> Non
         ("init_sha256 = 'abc'", "init_sha256"),
         ("init_iso_level = 1.0", "init_iso_level"),
         ("init_weights = 3", "init_weights"),
+        ("surface_weight = -1.0", "surface_weight"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path: Path, text: str, key: str) -> None:
@@ -272,3 +274,21 @@ def test_stopping_at_an_epoch_and_resuming_equals_the_whole_run(tmp_path: Path) 
     a, b = load_file(last.with_suffix(".safetensors")), load_file(resumed.with_suffix(".safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [m["lr"] for m in metrics(parted)] == [m["lr"] for m in metrics(whole)] == [1e-4] * 4 + [1e-5] * 2
+
+
+def test_surface_weight_weighs_the_band_around_the_surfaces(tmp_path: Path) -> None:
+    dataset = data()
+    batch = batch_of(dataset)
+    weights = surface_weights(batch["volume"], 10.0)
+    assert set(weights.unique().tolist()) == {1.0, 11.0}
+    solid = batch["volume"] >= 0.5
+    interior = solid[:, 3:-3] & solid[:, 2:-4] & solid[:, 4:-2] & solid[:, 1:-5] & solid[:, 5:-1]
+    assert (weights[:, 3:-3][interior] == 1.0).all()  # deep inside: plain weight
+    torch.manual_seed(0)
+    net = build_model(tiny(tmp_path))
+    plain, _ = compute_loss(net, net, batch, tiny(tmp_path))
+    weighted, _ = compute_loss(net, net, batch, tiny(tmp_path, surface_weight=10.0))
+    assert torch.isfinite(weighted) and not torch.isclose(plain, weighted)
+    config = tiny(tmp_path, surface_weight=10.0)
+    train(config, dataset, device="cpu", progress=False)
+    assert all(math.isfinite(row["loss"]) for row in metrics(config))

@@ -118,6 +118,12 @@ class TrainConfig:
         Train on anti-aliased volumes (each voxel's fraction behind the surface,
         :func:`~vrn_studio.train.synthetic.volume_from_front`) instead of binary ones; only
         with ``data = "synthetic"``.
+    surface_weight : float
+        Extra weight of the voxels near the target's surfaces in the volume loss
+        (:func:`~vrn_studio.train.loop.surface_weights`: those within ``SURFACE_BAND`` depth
+        bins of a change of occupancy along depth count ``1 + surface_weight``); 0, the default,
+        is the paper's plain per-voxel cross-entropy. Thin protrusions such as the nose hold a
+        tiny share of a volume's voxels, so the plain loss hardly sees them.
     init_weights : str
         A model's ``.safetensors`` file (an exported model, as in ``weights/``) whose network
         starts the run instead of a random initialisation (``""``, the default: random): a
@@ -162,6 +168,7 @@ class TrainConfig:
     synthetic_fill: str = "auto"
     synthetic_cache: str = ""
     soft_targets: bool = False
+    surface_weight: float = 0.0
     init_weights: str = ""
     init_sha256: str = ""
     init_iso_level: float = DEFAULT_LEVEL
@@ -196,7 +203,7 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a non-negative integer; got {value!r}")
         if self.input_size % 8:
             raise ConfigError(f"input_size must be a multiple of 8; got {self.input_size}")
-        for name in ("lr", "lr_dropped", "landmark_loss_weight"):
+        for name in ("lr", "lr_dropped", "landmark_loss_weight", "surface_weight"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
                 raise ConfigError(f"{name} must be a non-negative number; got {value!r}")

@@ -81,6 +81,8 @@ from vrn_studio.weights.manifest import sha256_file
 
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoints"
+SURFACE_BAND = 2
+"""Half-width, in depth bins, of the band around a target's surfaces that ``surface_weight`` weighs."""
 
 
 class CheckpointError(VrnStudioError):
@@ -173,7 +175,10 @@ def compute_loss(
             f"the network's volume is {tuple(out.shape)} and the dataset's is {tuple(volume.shape)}: "
             "check depth_bins and input_size against the data"
         )
-    volume_loss = nn.functional.binary_cross_entropy_with_logits(out.float(), volume.float())
+    weight = surface_weights(volume, config.surface_weight) if config.surface_weight else None
+    volume_loss = nn.functional.binary_cross_entropy_with_logits(out.float(), volume.float(), weight=weight)
+    if weight is not None:
+        volume_loss = volume_loss / weight.mean()
     parts = {"volume_loss": float(volume_loss.detach())}
     if heatmaps is None:
         return volume_loss, parts
@@ -181,6 +186,23 @@ def compute_loss(
     landmark_loss = nn.functional.mse_loss(heatmaps.float(), target)
     parts["landmark_loss"] = float(landmark_loss.detach())
     return volume_loss + config.landmark_loss_weight * landmark_loss, parts
+
+
+def surface_weights(volume: torch.Tensor, surface_weight: float, band: int = SURFACE_BAND) -> torch.Tensor:
+    """Per-voxel loss weights (B, D, H, W): ``1 + surface_weight`` within ``band`` depth bins of a
+    surface of ``volume`` (B, D, H, W) in [0, 1] (a change of ``volume >= 0.5`` between depth
+    neighbours), 1 elsewhere.
+
+    Examples
+    --------
+    >>> column = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1.0]).reshape(1, 8, 1, 1)
+    >>> surface_weights(column, 4.0, band=1).flatten().tolist()
+    [1.0, 1.0, 1.0, 5.0, 5.0, 1.0, 1.0, 1.0]
+    """
+    solid = (volume >= 0.5).float()
+    change = (solid[:, 1:] != solid[:, :-1]).float()  # between depth d and d + 1
+    near = nn.functional.max_pool3d(change[:, None], (2 * band, 1, 1), stride=1, padding=(band, 0, 0))[:, 0]
+    return 1.0 + surface_weight * near[:, : volume.shape[1]]
 
 
 class _Forward(nn.Module):
