@@ -53,7 +53,7 @@ import numpy as np
 from vrn_studio import Reconstructor
 from vrn_studio._io import atomic_write
 from vrn_studio.eval.dataset import LANDMARKS_SUFFIX, Sample, iter_samples
-from vrn_studio.eval.surface import measure_prediction
+from vrn_studio.eval.surface import FACE_PARTS, measure_prediction
 from vrn_studio.mesh import DEFAULT_LEVEL, volume_to_mesh
 from vrn_studio.train.synthetic import FILLS, GENERATOR_VERSION, SyntheticFaces, write_folder
 
@@ -70,7 +70,8 @@ ORACLE_LEVEL = 0.5
 target's last filled and first empty voxel centres (unbiased; the pipeline's 10/255 would put
 the binary surface half a voxel in front and ripple the soft one)."""
 FIGURES = (
-    "nme", "normal_error_degrees", "normal_error_median_degrees", "terracing_median_degrees", "terracing_p90_degrees",
+    "nme", *(f"nme_{part}" for part in FACE_PARTS), "normal_error_degrees", "normal_error_median_degrees",
+    "terracing_median_degrees", "terracing_p90_degrees",
 )
 
 
@@ -93,9 +94,11 @@ def oracle_block(faces: SyntheticFaces, found: dict[str, list[dict[str, float]]]
 
 
 def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Mean and median of each figure over the rows."""
-    summary = {f"mean_{k}": float(np.mean([r[k] for r in rows])) for k in FIGURES}
-    return summary | {f"median_{k}": float(np.median([r[k] for r in rows])) for k in FIGURES}
+    """Mean and median of each figure over the rows that have it (a face's region may hold no
+    vertex of a part, such as the jaw in profile)."""
+    values = {k: [r[k] for r in rows if k in r] for k in FIGURES}
+    summary = {f"mean_{k}": float(np.mean(v)) for k, v in values.items() if v}
+    return summary | {f"median_{k}": float(np.median(v)) for k, v in values.items() if v}
 
 
 def evaluate_oracle(faces: SyntheticFaces, yaw: float, count: int, folder: Path) -> dict[str, object]:

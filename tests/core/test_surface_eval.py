@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import runpy
 from collections.abc import Callable
@@ -13,7 +14,15 @@ import trimesh
 
 from vrn_studio.eval import align_onto_region, face_region_mask, nme
 from vrn_studio.eval.dataset import Sample
-from vrn_studio.eval.surface import measure_prediction, normal_angle_error, normal_angles, outward, terracing
+from vrn_studio.eval.surface import (
+    FACE_PARTS,
+    measure_prediction,
+    normal_angle_error,
+    normal_angles,
+    outward,
+    part_masks,
+    terracing,
+)
 from vrn_studio.mesh import Mesh, euler_rotation
 from vrn_studio.pipeline import Reconstructor
 from vrn_studio.train.synthetic import GENERATOR_VERSION, SyntheticFaces
@@ -136,3 +145,23 @@ def test_oracle_only_replaces_the_oracle_blocks_and_keeps_the_model_rows(tmp_pat
     assert merged["oracle_behind"] == {"fill": "behind", "generator_version": 3, **old_oracle}
     again = script["merge_oracle"](report, {"90": solid})["by_abs_yaw_degrees"]["90"]
     assert again["oracle"] is solid and again["oracle_behind"]["generator_version"] == 3
+
+
+def test_the_nme_by_part_finds_where_the_error_is() -> None:
+    face = SyntheticFaces(seed=8, size=96).sample(1)
+    mesh = Mesh(face.vertices, face.faces)
+    sample = Sample("x", Path("x.png"), mesh, face.landmarks, face.landmarks_3d)
+    region = face_region_mask(face.vertices, face.landmarks_3d)
+    parts = part_masks(face.vertices, face.landmarks_3d, region)
+    assert not any((a & b).any() for a, b in itertools.combinations(parts.values(), 2))
+    assert np.array_equal(np.logical_or.reduce(list(parts.values())), region)
+    perfect = measure_prediction(mesh, sample)
+    assert {f"nme_{part}" for part in FACE_PARTS if parts[part].any()} <= perfect.keys()
+    assert all(value < 1e-6 for key, value in perfect.items() if key.startswith("nme"))
+    nose = np.zeros(len(face.vertices), bool)
+    nose[parts["nose"]] = True
+    moved = face.vertices.copy()
+    moved[nose, 2] += 2.0  # a nose 2 px too prominent, the rest exact
+    figures = measure_prediction(Mesh(moved, face.faces), sample)
+    assert figures["nme_nose"] > 5 * max(figures["nme_eyes"], figures["nme_mouth"], figures["nme_brows"])
+    assert figures["nme_nose"] > figures["nme"] > 0

@@ -24,10 +24,11 @@ from vrn_studio.eval.nme import (
     outer_interocular,
     surface_distance,
 )
-from vrn_studio.eval.surface import measure_prediction, normal_angle_error, normal_angles, terracing
+from vrn_studio.eval.surface import FACE_PARTS, measure_prediction, normal_angle_error, normal_angles, part_masks, terracing
 
 __all__ = [
     "DEFAULT_RADIUS_FACTOR",
+    "FACE_PARTS",
     "HEAT_COLORMAP",
     "LEFT_EYE_OUTER",
     "NOSE_TIP",
@@ -52,6 +53,7 @@ __all__ = [
     "nme",
     "normal_angle_error",
     "normal_angles",
+    "part_masks",
     "outer_interocular",
     "similarity_transform",
     "surface_distance",

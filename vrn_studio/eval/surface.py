@@ -107,6 +107,33 @@ def terracing(mesh: Mesh) -> tuple[float, float]:
     return float(np.median(angles)), float(np.percentile(angles, 90))
 
 
+FACE_PARTS: dict[str, range] = {
+    "jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48), "mouth": range(48, 68),
+}
+"""The iBUG-68 landmarks (0-based) of each part of the face, for the NME by part."""
+
+
+def part_masks(gt_vertices: np.ndarray, landmarks_3d: np.ndarray, region_mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The face region split by part: each region vertex goes to the part of its nearest 3D landmark.
+
+    Parameters
+    ----------
+    gt_vertices : np.ndarray, shape (M, 3)
+        The ground-truth vertices.
+    landmarks_3d : np.ndarray, shape (68, 3)
+        Their iBUG-68 landmarks.
+    region_mask : np.ndarray, shape (M,), bool
+        The face region (:func:`~vrn_studio.eval.nme.face_region_mask`).
+
+    Returns
+    -------
+    dict
+        One (M,) bool mask per :data:`FACE_PARTS` key; together they make up the region.
+    """
+    _, nearest = cKDTree(np.asarray(landmarks_3d, np.float64)).query(np.asarray(gt_vertices, np.float64))
+    return {part: region_mask & np.isin(nearest, list(points)) for part, points in FACE_PARTS.items()}
+
+
 def measure_prediction(pred: Mesh, sample: Sample) -> dict[str, float]:
     """NME (eq. 2, ICP-aligned, face region), normal error and terracing of a prediction.
 
@@ -120,7 +147,9 @@ def measure_prediction(pred: Mesh, sample: Sample) -> dict[str, float]:
     Returns
     -------
     dict
-        ``nme`` (unitless), ``normal_error_degrees`` (mean) and ``normal_error_median_degrees``
+        ``nme`` (unitless) and ``nme_<part>`` for each :data:`FACE_PARTS` part the region holds
+        (the same measure over that part of the region, :func:`part_masks`),
+        ``normal_error_degrees`` (mean) and ``normal_error_median_degrees``
         (less swayed by the few vertices whose nearest predicted vertex lies on another part,
         such as across the lips), ``terracing_median_degrees``,
         ``terracing_p90_degrees`` and ``region_vertices``.
@@ -131,8 +160,11 @@ def measure_prediction(pred: Mesh, sample: Sample) -> dict[str, float]:
     aligned = Mesh(align_onto_region(pred.vertices, gt.vertices[region]), pred.faces)
     median, p90 = terracing(pred)
     angles = normal_angles(aligned, gt, region)
+    by_part = {f"nme_{part}": nme(aligned.vertices, gt.vertices, gt_landmarks_3d=landmarks_3d, region_mask=mask)
+               for part, mask in part_masks(gt.vertices, landmarks_3d, region).items() if mask.any()}
     return {
         "nme": nme(aligned.vertices, gt.vertices, gt_landmarks_3d=landmarks_3d, region_mask=region),
+        **by_part,
         "normal_error_degrees": float(angles.mean()),
         "normal_error_median_degrees": float(np.median(angles)),
         "terracing_median_degrees": median,
