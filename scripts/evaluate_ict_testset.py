@@ -31,6 +31,10 @@ training makes it (:meth:`~vrn_studio.train.synthetic.SyntheticFace.target`; the
 source's default fill, ``"solid"`` for ICT heads and ``"behind"`` for the MediaPipe face, or
 ``--fill``) and meshed like a network's output (:func:`vrn_studio.mesh.volume_to_mesh`, at
 :data:`ORACLE_LEVEL`). It is what a network reproducing its targets exactly would score.
+Two references go with it (:func:`oracle`): the same target made at the built-in networks' 96 px
+and resampled as their output is (their resolution's floor), and *another face's* exact
+target at the same pose and crop (what knowing everything but the person scores: a model
+that does not beat it has learnt a head, not this head).
 Each block records its fill and the generator version.
 
 ``--oracle-only`` measures the oracle alone (no model is run) and, when ``--out`` exists,
@@ -42,6 +46,7 @@ rows as they were.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -49,12 +54,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from vrn_studio import Reconstructor
 from vrn_studio._io import atomic_write
 from vrn_studio.eval.dataset import LANDMARKS_SUFFIX, Sample, iter_samples
 from vrn_studio.eval.surface import FACE_PARTS, measure_prediction
 from vrn_studio.mesh import DEFAULT_LEVEL, volume_to_mesh
+from vrn_studio.model.vrn import resample_volume
 from vrn_studio.train.synthetic import FILLS, GENERATOR_VERSION, SyntheticFaces, write_folder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -65,6 +72,8 @@ TEST_SETS: dict[str, dict[str, object]] = {
     "mediapipe": {"source": "mediapipe", "seed": 1000, "yaws": (0.0, 45.0, 90.0), "count": 30},
 }
 """The fixed test sets: shape source, generator seed, |yaw| in degrees, faces per |yaw|."""
+NETWORK_SIZE = 96
+"""Input size of the built-in networks (v1, v2): the resolution of the oracle's ``binary_96px`` row."""
 ORACLE_LEVEL = 0.5
 """Iso level of the oracle meshes: a soft target's exact surface, and halfway between a binary
 target's last filled and first empty voxel centres (unbiased; the pipeline's 10/255 would put
@@ -75,20 +84,42 @@ FIGURES = (
 )
 
 
-def oracle(faces: SyntheticFaces, sample: Sample) -> dict[str, dict[str, float]]:
-    """The figures of the sample's own target volumes (200 x 192 x 192, ``faces.fill``), binary
-    and soft, each meshed at :data:`ORACLE_LEVEL`: what a network reproducing its targets
-    exactly would score. Keys ``"binary"`` and ``"soft"``."""
+@functools.cache
+def _at_network_size(seed: int, max_yaw: float, source: str, fill: str) -> SyntheticFaces:
+    return SyntheticFaces(seed, size=NETWORK_SIZE, max_yaw=max_yaw, source=source, fill=fill)
+
+
+def oracle(faces: SyntheticFaces, sample: Sample, count: int) -> dict[str, dict[str, float]]:
+    """The figures of the sample's own target volumes (200 x 192 x 192, ``faces.fill``), each meshed
+    at :data:`ORACLE_LEVEL`, and of two references; keys (see the module docstring):
+
+    ``"binary"``, ``"soft"``
+        Its binary and soft targets: what a network reproducing its targets exactly would score.
+    ``"binary_96px"``
+        Its binary target made at the built-in networks' 96 px and 100 depth bins, resampled
+        as :func:`~vrn_studio.model.release_volume` resamples their output: their resolution's floor.
+    ``"another_face"``
+        The binary target of the face two places on in the set (same yaw, other person, other
+        expression; sets of 3 faces or more): a prediction that knows the pose and crop exactly
+        but not the person.
+    """
     index = int(sample.name.rsplit("-", 1)[1])
     yaw = json.loads(Path(f"{sample.image_path.with_suffix('')}{LANDMARKS_SUFFIX}").read_text())["pose_degrees"]["yaw"]
     face = faces.sample(index, yaw=yaw)
-    return {kind: measure_prediction(volume_to_mesh(face.target(soft=kind == "soft").astype(np.float32),
-                                                    level=ORACLE_LEVEL), sample)
-            for kind in ("binary", "soft")}
+    small = _at_network_size(faces.seed, faces.max_yaw, faces.source.name, faces.fill).sample(index, yaw=yaw)
+    volumes = {
+        "binary": face.target().astype(np.float32),
+        "soft": face.target(soft=True),
+        "binary_96px": resample_volume(torch.from_numpy(small.target().astype(np.float32))[None], len(face.front))[0].numpy(),
+    }
+    if count > 2:  # fewer faces hold no other face of the same yaw sign
+        volumes["another_face"] = faces.sample((index + 2) % count, yaw=yaw).target().astype(np.float32)
+    return {kind: measure_prediction(volume_to_mesh(volume, level=ORACLE_LEVEL), sample)
+            for kind, volume in volumes.items()}
 
 
 def oracle_block(faces: SyntheticFaces, found: dict[str, list[dict[str, float]]]) -> dict[str, object]:
-    """The oracle's JSON block of one |yaw|: fill, generator version, binary and soft summaries."""
+    """The oracle's JSON block of one |yaw|: fill, generator version, a summary per :func:`oracle` kind."""
     return {"fill": faces.fill, "generator_version": GENERATOR_VERSION,
             **{f"{kind}_targets": summarise(rows) for kind, rows in found.items()}}
 
@@ -104,10 +135,10 @@ def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
 def evaluate_oracle(faces: SyntheticFaces, yaw: float, count: int, folder: Path) -> dict[str, object]:
     """Write ``count`` faces at |yaw| to ``folder`` and measure their targets alone: the oracle block."""
     write_folder(faces, folder, count, yaw=yaw, overwrite=True)
-    found: dict[str, list[dict[str, float]]] = {"binary": [], "soft": []}
+    found: dict[str, list[dict[str, float]]] = {}
     for sample in iter_samples(folder):
-        for kind, figures in oracle(faces, sample).items():
-            found[kind].append(figures)
+        for kind, figures in oracle(faces, sample, count).items():
+            found.setdefault(kind, []).append(figures)
         print(f"{sample.name} |yaw| {yaw:g}: oracle NME binary {found['binary'][-1]['nme']:.4f}, "
               f"soft {found['soft'][-1]['nme']:.4f}", flush=True)
     return oracle_block(faces, found)
@@ -119,7 +150,7 @@ def evaluate_yaw(
     """Write ``count`` faces at |yaw| to ``folder``, reconstruct and measure each; rows and summary."""
     write_folder(faces, folder, count, yaw=yaw, overwrite=True)
     rows: list[dict[str, object]] = []
-    oracles: dict[str, list[dict[str, float]]] = {"binary": [], "soft": []}
+    oracles: dict[str, list[dict[str, float]]] = {}
     for sample in iter_samples(folder):
         began = time.perf_counter()
         result = rec.reconstruct(sample.image_path, face=sample.landmarks)
@@ -129,8 +160,8 @@ def evaluate_yaw(
         print(f"{sample.name} |yaw| {yaw:g}: NME {row['nme']:.4f}, normals {row['normal_error_degrees']:.1f} deg",
               flush=True)
         if with_oracle:
-            for kind, figures in oracle(faces, sample).items():
-                oracles[kind].append(figures)
+            for kind, figures in oracle(faces, sample, count).items():
+                oracles.setdefault(kind, []).append(figures)
     report: dict[str, object] = {**summarise(rows), "faces": len(rows),
                                  "mean_seconds_per_face": float(np.mean([r["seconds"] for r in rows]))}
     if with_oracle:

@@ -147,6 +147,16 @@ def test_oracle_only_replaces_the_oracle_blocks_and_keeps_the_model_rows(tmp_pat
     assert again["oracle"] is solid and again["oracle_behind"]["generator_version"] == 3
 
 
+def test_oracle_references_the_network_resolution_and_another_face(tmp_path: Path) -> None:
+    script = runpy.run_path(str(SCRIPT))
+    block = script["evaluate_oracle"](SyntheticFaces(seed=2000), 0.0, 3, tmp_path)
+    own, coarse, other = (block[k]["mean_nme"] for k in ("binary_targets", "binary_96px_targets",
+                                                           "another_face_targets"))
+    assert own < coarse < 1.5 * own  # the 96 px grid costs a little
+    assert other > 1.5 * own  # another person's exact head is far from this one
+    assert "another_face_targets" not in script["evaluate_oracle"](SyntheticFaces(seed=2000), 0.0, 2, tmp_path)
+
+
 def test_the_nme_by_part_finds_where_the_error_is() -> None:
     face = SyntheticFaces(seed=8, size=96).sample(1)
     mesh = Mesh(face.vertices, face.faces)

@@ -160,7 +160,17 @@ def release_volume(
             raise ValueError("A guided network needs the crop's 68 landmarks")
         x = net.stack_input(x, (landmarks.to(x) + 0.5) * (net.input_size / full) - 0.5)
     volume = run(x)
-    if net.input_size == full:
-        return volume
-    depth = round(volume.shape[1] * full / net.input_size)
-    return F.interpolate(volume[:, None], size=(depth, full, full), mode="trilinear", align_corners=False)[:, 0]
+    return volume if net.input_size == full else resample_volume(volume, full)
+
+
+def resample_volume(volume: torch.Tensor, size: int) -> torch.Tensor:
+    """A (B, D, s, s) volume resampled trilinearly to (B, D * size / s, size, size), pixel and
+    voxel centres aligned as in :func:`release_volume` (a network's output at the crop's size).
+
+    Examples
+    --------
+    >>> resample_volume(torch.zeros(1, 100, 96, 96), 192).shape
+    torch.Size([1, 200, 192, 192])
+    """
+    depth = round(volume.shape[1] * size / volume.shape[-1])
+    return F.interpolate(volume[:, None], size=(depth, size, size), mode="trilinear", align_corners=False)[:, 0]
