@@ -96,6 +96,13 @@ def test_resume_equals_uninterrupted_training_and_lr_drops(tmp_path: Path) -> No
         assert a.keys() == b.keys()
         assert all(torch.equal(a[k], b[k]) for k in a), suffix
     assert [m["step"] for m in metrics(first)] == [1, 2, 3, 4]  # the resumed run appends to the log
+    log = first.out_dir / "metrics.jsonl"
+    rows = log.read_text().splitlines(keepends=True)
+    stale = [json.dumps({**json.loads(row), "loss": 99.0}) + "\n" for row in rows[2:]]
+    log.write_text("".join(rows[:2] + stale))  # as a run killed in epoch 2 leaves it
+    train(tiny(tmp_path / "b", epochs=2, lr_drop_epoch=1), dataset, device="cpu", progress=False, resume=checkpoint)
+    again = metrics(first)
+    assert [m["step"] for m in again] == [1, 2, 3, 4] and 99.0 not in [m["loss"] for m in again]
     finished = tiny(tmp_path / "b", epochs=2)
     assert train(finished, dataset, device="cpu", progress=False, resume=finished.out_dir) == resumed
 

@@ -320,6 +320,7 @@ def _train(
     writer = rank == 0
     if writer:
         (out_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+        _drop_metrics_after(out_dir / METRICS_FILE, step)
     began = time.perf_counter() - elapsed
     raw.train()
     for epoch in range(start_epoch, min(config.epochs, until_epoch or config.epochs)):
@@ -370,6 +371,17 @@ def _train(
         if world > 1:
             dist.barrier()
     return last
+
+
+def _drop_metrics_after(path: Path, step: int) -> None:
+    """Rewrite the metrics log without the records after ``step`` (those of an interrupted epoch
+    that a resumed run trains again), so each step is logged once."""
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+    if len(kept) < len(lines):
+        _atomic(path, lambda tmp: tmp.write_text("".join(kept), encoding="utf-8"))
 
 
 def _checkpoint_path(out_dir: Path, epoch: int) -> Path:
