@@ -59,8 +59,9 @@ import torch
 from vrn_studio import Reconstructor
 from vrn_studio._io import atomic_write
 from vrn_studio.eval.dataset import LANDMARKS_SUFFIX, Sample, iter_samples
+from vrn_studio.eval.face_checks import silhouette_fit
 from vrn_studio.eval.surface import FACE_PARTS, measure_prediction
-from vrn_studio.mesh import DEFAULT_LEVEL, volume_to_mesh
+from vrn_studio.mesh import DEFAULT_LEVEL, Mesh, volume_to_mesh
 from vrn_studio.model.vrn import resample_volume
 from vrn_studio.train.synthetic import FILLS, GENERATOR_VERSION, SyntheticFaces, write_folder
 
@@ -80,7 +81,7 @@ target's last filled and first empty voxel centres (unbiased; the pipeline's 10/
 the binary surface half a voxel in front and ripple the soft one)."""
 FIGURES = (
     "nme", *(f"nme_{part}" for part in FACE_PARTS), "normal_error_degrees", "normal_error_median_degrees",
-    "terracing_median_degrees", "terracing_p90_degrees",
+    "terracing_median_degrees", "terracing_p90_degrees", "silhouette_coverage", "silhouette_spread",
 )
 
 
@@ -98,6 +99,9 @@ def oracle(faces: SyntheticFaces, sample: Sample, count: int) -> dict[str, dict[
     ``"binary_96px"``
         Its binary target made at the built-in networks' 96 px and 100 depth bins, resampled
         as :func:`~vrn_studio.model.release_volume` resamples their output: their resolution's floor.
+    ``"exact_head"``
+        Only the silhouette figures of the exact head (:func:`~vrn_studio.eval.face_checks.silhouette_fit`):
+        what a perfect head model scores on the real-photo check for head models.
     ``"another_face"``
         The binary target of the face two places on in the set (same yaw, other person, other
         expression; sets of 3 faces or more): a prediction that knows the pose and crop exactly
@@ -114,8 +118,12 @@ def oracle(faces: SyntheticFaces, sample: Sample, count: int) -> dict[str, dict[
     }
     if count > 2:  # fewer faces hold no other face of the same yaw sign
         volumes["another_face"] = faces.sample((index + 2) % count, yaw=yaw).target().astype(np.float32)
-    return {kind: measure_prediction(volume_to_mesh(volume, level=ORACLE_LEVEL), sample)
-            for kind, volume in volumes.items()}
+    found = {kind: measure_prediction(volume_to_mesh(volume, level=ORACLE_LEVEL), sample)
+             for kind, volume in volumes.items()}
+    size = len(face.front)  # the exact head drawn on a canvas three crops wide, so no part is cut off
+    head = Mesh(face.vertices + [size, size, 0], face.faces)
+    fit = silhouette_fit(head, face.landmarks + size, (3 * size, 3 * size))
+    return found | {"exact_head": {f"silhouette_{k}": v for k, v in fit.items()}}
 
 
 def oracle_block(faces: SyntheticFaces, found: dict[str, list[dict[str, float]]]) -> dict[str, object]:
@@ -125,11 +133,12 @@ def oracle_block(faces: SyntheticFaces, found: dict[str, list[dict[str, float]]]
 
 
 def summarise(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Mean and median of each figure over the rows that have it (a face's region may hold no
-    vertex of a part, such as the jaw in profile)."""
+    """Mean, median, least and greatest of each figure over the rows that have it (a face's region
+    may hold no vertex of a part, such as the jaw in profile)."""
     values = {k: [r[k] for r in rows if k in r] for k in FIGURES}
-    summary = {f"mean_{k}": float(np.mean(v)) for k, v in values.items() if v}
-    return summary | {f"median_{k}": float(np.median(v)) for k, v in values.items() if v}
+    return {f"{name}_{k}": float(statistic(v)) for name, statistic in
+            (("mean", np.mean), ("median", np.median), ("min", np.min), ("max", np.max))
+            for k, v in values.items() if v}
 
 
 def evaluate_oracle(faces: SyntheticFaces, yaw: float, count: int, folder: Path) -> dict[str, object]:

@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="vrn-studio-guided")
     parser.add_argument("--yaws", default="0,45,90", help="comma-separated |yaw| in degrees")
-    parser.add_argument("--count", type=int, default=40, help="held-out faces per yaw")
+    parser.add_argument("--count", type=int, default=40,
+                        help="held-out faces per yaw (0: the real photos only; evaluate_ict_testset.py measures the "
+                             "fixed test sets)")
     parser.add_argument("--seed", type=int, default=1000)
     parser.add_argument("--source", default="mediapipe", help="shape source of the held-out faces")
     parser.add_argument("--work", type=Path, help="where the held-out faces go (default: a temporary folder)")
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seed": args.seed, "source": args.source, "faces_per_yaw": args.count,
                 "by_abs_yaw_degrees": held_out(args.model, [float(y) for y in args.yaws.split(",")], args.count,
                                                args.seed, work, args.source),
-            },
+            } if args.count else None,
             "real_photos": real_photos(args.model, args.repeat),
             "machine": machine(),
         }

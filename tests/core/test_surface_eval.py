@@ -154,6 +154,8 @@ def test_oracle_references_the_network_resolution_and_another_face(tmp_path: Pat
                                                            "another_face_targets"))
     assert own < coarse < 1.5 * own  # the 96 px grid costs a little
     assert other > 1.5 * own  # another person's exact head is far from this one
+    head = block["exact_head_targets"]  # a whole head covers the landmark hull and spreads beyond it
+    assert head["min_silhouette_coverage"] > 0.9 and 2.0 < head["mean_silhouette_spread"] < 4.5
     assert "another_face_targets" not in script["evaluate_oracle"](SyntheticFaces(seed=2000), 0.0, 2, tmp_path)
 
 
