@@ -12,7 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . .venv/bin/activate
 out=training/results/v2-stage2
-mkdir -p "$out" runs/weights
+mkdir -p "$out" runs/weights runs/stage1
+for file in vrn-studio-guided-v2.safetensors vrn-studio-guided-v2.json; do  # stage 1, replaced by stage 2
+  [ -f "runs/stage1/$file" ] || git show "38e9bbb:weights/$file" > "runs/stage1/$file"
+done
+stage1=runs/stage1/vrn-studio-guided-v2.safetensors
 train() {  # recipe, run folder, last epoch
   [ -f "$2/checkpoints/epoch-$(printf %04d "$3").json" ] && return
   local resume=()
@@ -33,17 +37,17 @@ export_epoch runs/v2-stage2 4 v2-stage2-plain-e4
 export_epoch runs/v2-stage2 5 v2-stage2
 export_epoch runs/v2-stage2-surface 2 v2-stage2-surface-e2
 evaluate v1-ict.json vrn-studio-guided --no-oracle
-evaluate v2-stage1-ict.json vrn-studio-guided-v2 --no-oracle
+evaluate v2-stage1-ict.json "$stage1" --no-oracle
 for name in v2-stage2-plain-e2 v2-stage2-plain-e4 v2-stage2-surface-e2 v2-stage2; do
   evaluate "$name-ict.json" "runs/weights/$name.safetensors" --no-oracle
 done
 [ -f "$out/oracle-ict.json" ] || python scripts/evaluate_ict_testset.py --oracle-only --out "$out/oracle-ict.json"
 evaluate v2-stage2-mediapipe.json runs/weights/v2-stage2.safetensors --set mediapipe --no-oracle
-for model in vrn-studio-guided vrn-studio-guided-v2 runs/weights/v2-stage2.safetensors; do
+for model in vrn-studio-guided "$stage1" runs/weights/v2-stage2.safetensors; do
   name=$(basename "$model" .safetensors)
   [ -f "$out/$name-photos.json" ] || python scripts/evaluate_model.py --model "$model" --count 0 --out "$out/$name-photos.json"
 done
 [ -f "$out/views.png" ] || xvfb-run -a python scripts/render_views.py --model vrn-studio-guided \
-  --model vrn-studio-guided-v2 --model runs/weights/v2-stage2.safetensors --smooth 60 --out "$out/views.png"
+  --model "$stage1" --model runs/weights/v2-stage2.safetensors --smooth 60 --out "$out/views.png"
 python scripts/plot_training.py runs/v2-stage2 runs/v2-stage2-surface --out "$out/loss.png"
 python training/v2/tables.py "$out"
