@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
-
-import torch
 
 from vrn_studio.errors import WeightsError
 from vrn_studio.mesh import DEFAULT_LEVEL
 from vrn_studio.model import NormMode
 from vrn_studio.train.config import TrainConfig
-from vrn_studio.train.loop import CheckpointError, build_model, latest_checkpoint, load_checkpoint
+from vrn_studio.train.loop import CheckpointError, build_model, calibrate, latest_checkpoint, load_checkpoint
 from vrn_studio.weights import store
 
 SOURCE = "trained with VRN Studio (vrn-studio train)"
@@ -81,10 +78,7 @@ def export_checkpoint(
         model = build_model(config)
         load_checkpoint(path, model)
         if iso_level is not None:
-            if not 0 < iso_level < 1:
-                raise ValueError(f"iso_level must be in (0, 1); got {iso_level}")
-            with torch.no_grad():
-                model.head[-1].bias += math.log(iso_level / (1 - iso_level))
+            calibrate(model, iso_level)
     except (OSError, ValueError, KeyError, CheckpointError) as exc:
         raise WeightsError(f"cannot export {checkpoint}: {exc}") from exc
     architecture = {

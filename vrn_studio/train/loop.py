@@ -467,9 +467,22 @@ def load_initial_weights(config: TrainConfig, model: nn.Module) -> None:
         model.load_state_dict(weights)
     except RuntimeError as exc:
         raise CheckpointError(f"init_weights {path} does not fit the network: {exc}") from exc
-    level = config.init_iso_level
+    calibrate(model, 1 - config.init_iso_level)  # logit(1 - p) = -logit(p): the export's shift undone
+
+
+def calibrate(model: nn.Module, iso_level: float) -> None:
+    """Shift the output layer's bias by ``logit(iso_level)`` (in place): where the network's
+    probability was 0.5 it becomes ``iso_level`` (``calibrate(model, 1 - iso_level)`` undoes it).
+
+    Raises
+    ------
+    ValueError
+        ``iso_level`` is not in (0, 1).
+    """
+    if not 0 < iso_level < 1:
+        raise ValueError(f"iso_level must be in (0, 1); got {iso_level}")
     with torch.no_grad():
-        model.head[-1].bias -= math.log(level / (1 - level))
+        model.head[-1].bias += math.log(iso_level / (1 - iso_level))
 
 
 def load_checkpoint(
