@@ -33,7 +33,7 @@ import torch
 from vrn_studio import Reconstructor, __version__
 from vrn_studio._io import atomic_write
 from vrn_studio.cli.main import main as cli_main
-from vrn_studio.eval.face_checks import nose_protrusion, silhouette_fit, silhouette_iou
+from vrn_studio.eval.face_checks import nose_protrusion, silhouette_fit
 from vrn_studio.image import sample_image_path
 from vrn_studio.train.synthetic import SyntheticFaces, write_folder
 
@@ -73,7 +73,6 @@ def real_photos(model: str, repeat: int) -> dict[str, dict[str, object]]:
         result = runs[-1]
         marks = result.face.landmarks
         figures[name] = {
-            "silhouette_iou": silhouette_iou(result.mesh_photo, marks, result.image.shape[:2]),
             **{f"silhouette_{k}": v for k, v in silhouette_fit(result.mesh_photo, marks, result.image.shape[:2]).items()},
             "nose_protrusion": nose_protrusion(result.mesh_photo, marks),
             "vertices": int(result.mesh.n_vertices),

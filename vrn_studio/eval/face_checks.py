@@ -65,10 +65,7 @@ def silhouette_iou(mesh_photo: Mesh, landmarks: np.ndarray, shape: tuple[int, in
     >>> round(silhouette_iou(square, points, (12, 12)), 3)
     1.0
     """
-    points = validate_landmarks(landmarks)
-    silhouette, hull = silhouette_mask(mesh_photo, shape), hull_mask(points, shape)
-    union = np.logical_or(silhouette, hull).sum()
-    return float(np.logical_and(silhouette, hull).sum() / union) if union else 0.0
+    return silhouette_fit(mesh_photo, landmarks, shape)["iou"]
 
 
 def silhouette_fit(mesh_photo: Mesh, landmarks: np.ndarray, shape: tuple[int, int]) -> dict[str, float]:
@@ -80,7 +77,8 @@ def silhouette_fit(mesh_photo: Mesh, landmarks: np.ndarray, shape: tuple[int, in
     -------
     dict
         ``coverage``: the fraction of the hull's pixels inside the silhouette (0-1);
-        ``spread``: the silhouette's area over the hull's (0 when the hull is empty).
+        ``spread``: the silhouette's area over the hull's (0 when the hull is empty);
+        ``iou``: :func:`silhouette_iou`, their intersection over their union (0 when both are empty).
 
     Examples
     --------
@@ -92,10 +90,10 @@ def silhouette_fit(mesh_photo: Mesh, landmarks: np.ndarray, shape: tuple[int, in
     """
     points = validate_landmarks(landmarks)
     silhouette, hull = silhouette_mask(mesh_photo, shape), hull_mask(points, shape)
-    area = int(hull.sum())
-    if not area:
-        return {"coverage": 0.0, "spread": 0.0}
-    return {"coverage": float(np.logical_and(silhouette, hull).sum() / area), "spread": float(silhouette.sum() / area)}
+    area, both = int(hull.sum()), int(np.logical_and(silhouette, hull).sum())
+    union = int(np.logical_or(silhouette, hull).sum())
+    return {"coverage": both / area if area else 0.0, "spread": float(silhouette.sum() / area) if area else 0.0,
+            "iou": both / union if union else 0.0}
 
 
 def nose_protrusion(mesh_photo: Mesh, landmarks: np.ndarray) -> float:
