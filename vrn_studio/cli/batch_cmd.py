@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.address and args.engine != "ray":
         raise VrnStudioError("--address is for --engine ray")
     photos = collect_photos(args.input)
-    rec = build_reconstructor(args)  # a missing or corrupt model is said once, here; the local engine's
+    rec = build_reconstructor(args)  # a missing or corrupt model is said once, here; the local engine reuses it
     options = BatchOptions({**reconstructor_options(args), "model": args.model if rec.net is not None else None},
                            outputs=outputs, frame=args.frame, remove_bumps=not args.no_bumps)
     if args.engine == "ray":

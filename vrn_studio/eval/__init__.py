@@ -24,7 +24,14 @@ from vrn_studio.eval.nme import (
     outer_interocular,
     surface_distance,
 )
-from vrn_studio.eval.surface import FACE_PARTS, measure_prediction, normal_angle_error, normal_angles, part_masks, terracing
+from vrn_studio.eval.surface import (
+    FACE_PARTS,
+    measure_prediction,
+    normal_angle_error,
+    normal_angles,
+    part_masks,
+    terracing,
+)
 
 __all__ = [
     "DEFAULT_RADIUS_FACTOR",
@@ -53,8 +60,8 @@ __all__ = [
     "nme",
     "normal_angle_error",
     "normal_angles",
-    "part_masks",
     "outer_interocular",
+    "part_masks",
     "similarity_transform",
     "surface_distance",
     "terracing",

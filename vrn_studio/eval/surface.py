@@ -108,7 +108,7 @@ def terracing(mesh: Mesh) -> tuple[float, float]:
 
 
 FACE_PARTS: dict[str, range] = {
-    "jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48), "mouth": range(48, 68),
+    "jaw": range(17), "brows": range(17, 27), "nose": range(27, 36), "eyes": range(36, 48), "mouth": range(48, 68),
 }
 """The iBUG-68 landmarks (0-based) of each part of the face, for the NME by part."""
 

@@ -197,7 +197,6 @@ def grids_of(folder: Path, rows: Sequence[dict[str, Any]]) -> Iterator[np.ndarra
 
 def _read_frame(video: Path, index: int) -> np.ndarray:
     """Frame ``index`` of ``video``, RGB."""
-
     for i, _, rgb in iter_frames(video):
         if i == index:
             return rgb
@@ -276,7 +275,6 @@ def write_overlay(folder: Path, video: Path, rows: Sequence[dict[str, Any]], top
     mesh (fixed topology) shaded over it, or its landmarks when the run has no meshes;
     frames whose latest row found no face are left as they are. MPEG-4 part 2 (``mp4v``, the
     codec OpenCV's wheels write) at ``fps``."""
-
     by_frame = {row["frame"]: row for row in rows}
     writer = FrameWriter(folder / OVERLAY_NAME, fps, overwrite=True)
     try:
