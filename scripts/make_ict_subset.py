@@ -4,7 +4,7 @@
 
     python scripts/make_ict_subset.py ../shared/data/ict-face-model/ict_face_model.npz
 
-The synthetic generator (:mod:`vrn_studio.train.ict`) needs only the skin of the head: the
+The synthetic generator and the head fit (:mod:`vrn_studio.headfit.ict`) need only the skin of the head: the
 face (vertices 0-9408) and the head and neck (9409-11247), which are the first 11,248
 vertices of the model, so no re-indexing is needed beyond dropping the rest (mouth and eye
 sockets, gums, tongue, teeth, eyeballs, lacrimal, blend and occlusion meshes, eyelashes) and

@@ -12,9 +12,10 @@ from scipy.ndimage import distance_transform_edt
 
 from vrn_studio.cli.main import main as cli_main
 from vrn_studio.eval.nme import face_region_mask
+from vrn_studio.headfit.ict import ICT_PATH, load_ict
 from vrn_studio.mesh import Mesh, signed_volume
 from vrn_studio.mesh.raster import front_surface
-from vrn_studio.train.ict import ICT_PATH, load_ict, sample_expression
+from vrn_studio.train.ict import sample_expression
 from vrn_studio.train.synthetic import MEDIAPIPE_TO_IBUG68, IctSource, SyntheticFaces
 from vrn_studio.train.voxelise import is_closed
 

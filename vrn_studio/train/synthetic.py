@@ -89,13 +89,14 @@ from vrn_studio.crop import CROP_SIZE, release_transform, resize_points
 from vrn_studio.eval.dataset import LANDMARKS_SUFFIX, read_mesh
 from vrn_studio.export import export_obj
 from vrn_studio.face.mediapipe import MEDIAPIPE_TO_IBUG68
+from vrn_studio.headfit.ict import ICT_PATH, load_ict
 from vrn_studio.image import load_image
 from vrn_studio.mesh import Mesh, euler_rotation, face_normals, vertex_normals
 from vrn_studio.mesh.raster import front_surface
 from vrn_studio.pipeline.save import write_png
 from vrn_studio.train.augment import FLIP_PERMUTATION
 from vrn_studio.train.config import SYNTHETIC_SOURCES as SOURCES
-from vrn_studio.train.ict import ICT_PATH, jaw_landmarks, load_ict, sample_head
+from vrn_studio.train.ict import jaw_landmarks, sample_head
 from vrn_studio.train.voxelise import back_surface
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
@@ -297,7 +298,7 @@ class IctSource:
     Parameters
     ----------
     path : path, optional
-        The model subset (default: :data:`vrn_studio.train.ict.ICT_PATH`).
+        The model subset (default: :data:`vrn_studio.headfit.ict.ICT_PATH`).
 
     Attributes
     ----------
