@@ -5,8 +5,9 @@ where the network is unsure, and carries the network's noise. :func:`fit_head` f
 of the ICT Face Model (:mod:`vrn_studio.headfit.ict`: 100 identity modes, 53 expression
 blendshapes) and the pose that best explain both
 
-- the 68 landmarks (the chin and the 51 inner points: brows, nose, eyes, mouth; the jaw
-  contour's other points slide along the outline with the yaw, so they are not used), and
+- the 68 landmarks: a landmark of the jaw contour whose vertex turns away from the camera
+  moves to the outline of its horizontal parallel, as the ICT training faces' landmarks are
+  made (3DDFA's landmark marching, :func:`vrn_studio.train.ict.jaw_landmarks`), and
 - the volume's front surface (:func:`~vrn_studio.mesh.depth_map` with sub-voxel depth):
   each model vertex facing the camera is pulled onto the tangent plane of the surface
   under it (point-to-plane; vertices farther than :data:`GATE` from it are left out as
@@ -60,9 +61,10 @@ ITERATIONS = 10
 LANDMARK_SIGMA = 0.02
 """Expected landmark error, interocular distances: the weight of the landmark residuals."""
 SURFACE_SIGMA = 0.2
-"""Expected surface error, interocular distances: the weight of the surface residuals (the
-network's surface is trusted ten times less than a landmark; measured best on the ICT test set
-with detector-like landmark noise)."""
+"""Expected surface error, interocular distances: the weight of the surface residuals (about 800
+surface points against 68 landmarks). Chosen on validation faces that no test set holds (ICT seed
+3000 at |yaw| 0 and 60, MediaPipe seed 1001 frontal, 8 each): 0.2 was better than 0.1 in 9 of 12
+(model, set) cells, by up to 11 %; 0.05 lost the ICT heads' shape to the network's noise."""
 PRIOR_WEIGHT = 3.0
 """Weight of the Gaussian prior on the identity and expression weights."""
 EXPRESSION_SIGMA = 0.5
@@ -73,8 +75,8 @@ FACING = 0.15
 """A vertex takes part in the surface term when its normal's depth component exceeds this."""
 POINT_STRIDE = 8
 """Every 8th skin vertex (1,406 of 11,248) may take part in the surface term."""
-FIT_LANDMARKS = np.array([8, *range(17, 68)])
-"""The landmarks the fit uses: the chin and the 51 inner points."""
+FIRST_POSE_LANDMARKS = np.array([8, *range(17, 68)])
+"""The landmarks of the first pose: the chin and the 51 inner points (the contour's points march)."""
 _FLIP = np.array([1.0, -1.0, 1.0])  # model frame (y up) -> crop frame (y down)
 
 
@@ -100,8 +102,7 @@ class HeadFit:
     translation : np.ndarray, shape (3,), float64
         Crop pixels: ``crop = scale * rotation @ (model * (1, -1, 1)) + translation``.
     landmark_error : float
-        RMS distance of the fitted landmarks from the given ones (:data:`FIT_LANDMARKS`),
-        in interocular distances.
+        RMS distance of the fitted 68 landmarks from the given ones, in interocular distances.
     surface_error : float
         RMS point-to-plane distance of the points used from the volume's surface, in
         interocular distances (NaN when none was used).
@@ -126,10 +127,11 @@ class _Basis:
 
     mean: np.ndarray  # (P, 3) neutral at the points
     modes: np.ndarray  # (3, P, K) identity then expression offsets at the points, per axis
-    mean_landmarks: np.ndarray  # (L, 3)
-    modes_landmarks: np.ndarray  # (L, 3, K)
+    all_modes: np.ndarray  # (K, N, 3) float32, every skin vertex
     normals: np.ndarray  # (P, 3) neutral normals, y flipped
-    normals_landmarks: np.ndarray  # (L, 3)
+    normals_landmarks: np.ndarray  # (68, 3)
+    contour: np.ndarray  # (C,) the jaw landmarks' parallels, all vertices
+    parallels: tuple[tuple[int, np.ndarray], ...]  # jaw landmark k, its parallel as indices into contour
     prior: np.ndarray  # (K,) inverse prior variances
     interocular: float  # cm, neutral head
 
@@ -137,15 +139,17 @@ class _Basis:
 @functools.cache
 def _basis(model: IctModel) -> _Basis:
     n = len(model.neutral)
-    modes = np.concatenate([model.identity, model.expression]).reshape(-1, n, 3).transpose(1, 2, 0)
+    all_modes = np.concatenate([model.identity, model.expression]).reshape(-1, n, 3)
     points = np.arange(0, n, POINT_STRIDE)
-    marks = model.landmarks[FIT_LANDMARKS]
     normals = vertex_normals(Mesh(model.close(model.neutral), model.faces))[:n] * _FLIP
     prior = np.concatenate([np.ones(len(model.identity)), np.full(len(model.expression), EXPRESSION_SIGMA**-2)])
+    contour = np.unique(np.concatenate(list(model.jaw_candidates.values())))
     return _Basis(
-        mean=model.neutral[points], modes=np.ascontiguousarray(modes[points].transpose(1, 0, 2), np.float64),
-        mean_landmarks=model.neutral[marks], modes_landmarks=modes[marks].astype(np.float64),
-        normals=normals[points], normals_landmarks=normals[marks], prior=PRIOR_WEIGHT * prior,
+        mean=model.neutral[points], modes=np.ascontiguousarray(all_modes[:, points].transpose(2, 1, 0), np.float64),
+        all_modes=all_modes, normals=normals[points], normals_landmarks=normals[model.landmarks],
+        contour=contour,
+        parallels=tuple((k, np.searchsorted(contour, c)) for k, c in model.jaw_candidates.items()),
+        prior=PRIOR_WEIGHT * prior,
         interocular=float(np.linalg.norm(model.neutral[model.landmarks[36]] - model.neutral[model.landmarks[45]])),
     )
 
@@ -210,22 +214,24 @@ def fit_head(
         raise ValueError(f"volume must be (depth, height, width); got shape {volume.shape}")
     if marks.shape != (68, 2) or not np.isfinite(marks).all():
         raise ValueError(f"landmarks must be 68 finite (x, y) points; got shape {marks.shape}")
-    target = marks[FIT_LANDMARKS]
     if not (landmark_sigma > 0 and surface_sigma > 0):
         raise ValueError(f"the sigmas must be positive; got {landmark_sigma}, {surface_sigma}")
-    if np.ptp(target, axis=0).max() <= 1.0:
+    if np.ptp(marks, axis=0).max() <= 1.0:
         raise ValueError("the landmarks lie within one pixel: no face to fit")
     basis = _basis(model)
     surface = depth_map(volume, level=level, subvoxel=True).astype(np.float64)
     has_surface = ~np.isnan(surface)
     slope_y, slope_x = np.gradient(np.where(has_surface, surface, np.nanmean(surface) if has_surface.any() else 0.0))
-    scale, rotation, shift = _first_pose(basis, target, surface, default_depth=volume.shape[0] * 0.25)
+    scale, rotation, shift = _first_pose(model, basis, marks, surface, default_depth=volume.shape[0] * 0.25)
     weights = np.zeros(basis.modes.shape[2])
     unit = scale * basis.interocular
     residuals = np.zeros(0)
     for _ in range(iterations):
         points = basis.mean + (basis.modes @ weights).T
-        marks_3d = basis.mean_landmarks + basis.modes_landmarks @ weights
+        mark_vertices = _landmark_vertices(model, basis, weights, scale, rotation)
+        mark_modes = basis.all_modes[:, mark_vertices].transpose(1, 2, 0).astype(np.float64)  # (68, 3, K)
+        mark_mean = model.neutral[mark_vertices]
+        marks_3d = mark_mean + mark_modes @ weights
         posed = scale * (points * _FLIP) @ rotation.T + shift
         posed_marks = scale * (marks_3d * _FLIP) @ rotation.T + shift
         under = _bilinear(surface, posed[:, 0], posed[:, 1])
@@ -237,15 +243,15 @@ def fit_head(
         residuals = ((posed[used] - on_surface) * planes).sum(axis=1)
         # 1. Pose: the current shape onto the landmarks (at their own depth) and the surface's planes.
         sources = np.concatenate([marks_3d, points[used]]) * _FLIP
-        targets = np.concatenate([np.column_stack([target, posed_marks[:, 2]]),
+        targets = np.concatenate([np.column_stack([marks, posed_marks[:, 2]]),
                                   posed[used] - planes * residuals[:, None]])
-        trust = np.concatenate([np.full(len(target), landmark_sigma**-2), np.full(used.sum(), surface_sigma**-2)])
+        trust = np.concatenate([np.full(len(marks), landmark_sigma**-2), np.full(used.sum(), surface_sigma**-2)])
         scale, rotation, shift = _procrustes(sources, targets, trust)
         unit = scale * basis.interocular
         # 2. Weights: linear least squares for this pose and these planes.
         linear = scale * rotation * _FLIP
-        mark_rows = np.einsum("ij,njk->nik", linear[:2], basis.modes_landmarks).reshape(-1, len(weights))
-        mark_gap = (target - (basis.mean_landmarks @ linear.T + shift)[:, :2]).reshape(-1)
+        mark_rows = np.einsum("ij,njk->nik", linear[:2], mark_modes).reshape(-1, len(weights))
+        mark_gap = (marks - (mark_mean @ linear.T + shift)[:, :2]).reshape(-1)
         along = planes @ linear  # each plane's normal pulled back to the model frame
         plane_rows = sum(along[:, axis, None] * basis.modes[axis][used] for axis in range(3))
         plane_gap = -(((basis.mean[used] @ linear.T + shift) - on_surface) * planes).sum(axis=1)
@@ -260,26 +266,46 @@ def fit_head(
     skin = model.neutral + (weights[:n_identity].astype(np.float32) @ model.identity
                             + weights[n_identity:].astype(np.float32) @ model.expression).reshape(-1, 3)
     vertices = scale * (model.close(skin) * _FLIP) @ rotation.T + shift
-    marks_3d = basis.mean_landmarks + basis.modes_landmarks @ weights
-    fitted_marks = (scale * (marks_3d * _FLIP) @ rotation.T + shift)[:, :2]
+    fitted_marks = vertices[_landmark_vertices(model, basis, weights, scale, rotation), :2]
     mesh = Mesh(vertices, model.faces[:, ::-1])  # the y flip mirrors: reversed winding stays outward
     colors = None if image is None else sample_colors(np.asarray(image), vertices[:, 0], vertices[:, 1])
     mesh = Mesh(mesh.vertices, mesh.faces, colors, vertex_normals(mesh))
     return HeadFit(
         mesh=mesh, identity=weights[:n_identity].copy(), expression=weights[n_identity:].copy(),
         scale=float(scale), rotation=rotation, translation=shift,
-        landmark_error=float(np.sqrt(((fitted_marks - target) ** 2).sum(axis=1).mean()) / unit),
+        landmark_error=float(np.sqrt(((fitted_marks - marks) ** 2).sum(axis=1).mean()) / unit),
         surface_error=float(np.sqrt((residuals**2).mean()) / unit) if residuals.size else float("nan"),
         surface_points=int(residuals.size),
     )
 
 
+def _landmark_vertices(
+    model: IctModel, basis: _Basis, weights: np.ndarray, scale: float, rotation: np.ndarray
+) -> np.ndarray:
+    """The vertex (68,) of each landmark for this shape and pose: a jaw landmark whose vertex turns
+    away from the camera moves to the point of its parallel farthest out along the head's sideways
+    axis in the image (:func:`vrn_studio.train.ict.jaw_landmarks`; neutral normals, rotated)."""
+    vertices = model.landmarks.copy()
+    facing = (basis.normals_landmarks @ rotation.T)[:, 2] >= 0
+    hidden = [(k, parallel) for k, parallel in basis.parallels if not facing[k]]
+    if not hidden:
+        return vertices
+    contour = model.neutral[basis.contour] + np.einsum("k,knc->nc", weights, basis.all_modes[:, basis.contour])
+    image = scale * (contour * _FLIP) @ rotation[:2].T  # (C, 2), the translation does not move the argmax
+    sideways = rotation[:2, 0] / max(float(np.linalg.norm(rotation[:2, 0])), 1e-9)
+    for k, parallel in hidden:
+        outward = (-1.0 if k < 8 else 1.0) * image[parallel] @ sideways
+        vertices[k] = basis.contour[parallel[int(np.argmax(outward))]]
+    return vertices
+
+
 def _first_pose(
-    basis: _Basis, target: np.ndarray, surface: np.ndarray, default_depth: float
+    model: IctModel, basis: _Basis, marks: np.ndarray, surface: np.ndarray, default_depth: float
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Scaled orthographic pose of the neutral landmarks onto ``target`` (L, 2): an affine camera
-    made orthonormal; depth from the surface under the front-facing landmarks."""
-    model_marks = basis.mean_landmarks * _FLIP
+    """Scaled orthographic pose of the neutral head's :data:`FIRST_POSE_LANDMARKS` onto the given
+    ones: an affine camera made orthonormal; depth from the surface under the front-facing landmarks."""
+    target = marks[FIRST_POSE_LANDMARKS]
+    model_marks = model.neutral[model.landmarks[FIRST_POSE_LANDMARKS]] * _FLIP
     centred = model_marks - model_marks.mean(axis=0)
     camera = np.linalg.lstsq(centred, target - target.mean(axis=0), rcond=None)[0].T  # (2, 3)
     left, singular, right = np.linalg.svd(camera, full_matrices=False)
@@ -290,7 +316,7 @@ def _first_pose(
     shift[:2] = target.mean(axis=0) - scale * (rotation @ model_marks.mean(axis=0))[:2]
     depth = scale * (model_marks @ rotation.T)[:, 2]
     under = _bilinear(surface, target[:, 0], target[:, 1])
-    front = ((basis.normals_landmarks @ rotation.T)[:, 2] > 0.3) & ~np.isnan(under)
+    front = ((basis.normals_landmarks[FIRST_POSE_LANDMARKS] @ rotation.T)[:, 2] > 0.3) & ~np.isnan(under)
     shift[2] = np.median(under[front] - depth[front]) if front.any() else default_depth - depth.mean()
     return scale, rotation, shift
 
