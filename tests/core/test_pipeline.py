@@ -35,7 +35,7 @@ def test_result_holds_every_stage(ellipsoid_result: Result) -> None:
     assert r.source == ASTRONAUT and r.image.shape == (512, 512, 3)
     assert r.face.landmarks.shape == (68, 2) and r.landmarker == "dlib"
     assert r.crop.shape == (192, 192, 3) and r.volume.shape == (200, 192, 192)
-    assert list(r.timings) == ["load", "detect", "crop", "network", "isosurface", "bumps", "clean", "photo"]
+    assert list(r.timings) == ["load", "detect", "crop", "network", "isosurface", "bumps", "clean", "fit", "photo"]
     assert all(seconds >= 0 for seconds in r.timings.values())
     assert r.model == "EllipsoidNet" and r.device == "cpu"
 

@@ -59,7 +59,7 @@ def test_reconstruct_many_in_batches_matches_one_by_one(tmp_path: Path) -> None:
     assert [image for image, _ in batched] == photos
     assert isinstance(batched[1][1], Exception) and type(batched[1][1]) is type(one[1][1])
     for (_, a), (_, b) in zip(one[::2], batched[::2]):
-        assert list(b.timings) == ["load", "detect", "crop", "network", "isosurface", "bumps", "clean", "photo"]
+        assert list(b.timings) == ["load", "detect", "crop", "network", "isosurface", "bumps", "clean", "fit", "photo"]
         np.testing.assert_array_equal(a.volume, b.volume)
         np.testing.assert_array_equal(a.mesh.faces, b.mesh.faces)
         assert b.bumps.n_removed == 0

@@ -17,7 +17,7 @@ from vrn_studio.gui.workers import ReconstructionRunner
 from vrn_studio.image import load_image, sample_image_path
 from vrn_studio.pipeline import Result
 
-ALL_STAGES = ["load", "detect", "crop", "network", "isosurface", "bumps", "clean", "photo"]
+ALL_STAGES = ["load", "detect", "crop", "network", "isosurface", "bumps", "clean", "fit", "photo"]
 TIMEOUT_MS = 30_000
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from vrn_studio.crop import CropTransform
 from vrn_studio.face import Face
+from vrn_studio.headfit import HeadFit
 from vrn_studio.mesh import BumpRemoval, Mesh
 
 
@@ -51,8 +52,11 @@ class Result:
     mesh_clean : Mesh or None
         ``bumps.kept`` smoothed and/or decimated (:func:`~vrn_studio.mesh.smooth_mesh`,
         :func:`~vrn_studio.mesh.decimate_mesh`), crop space; None when neither was asked for.
+    head : HeadFit or None
+        The ICT head fitted to the volume and the landmarks (``Reconstructor(head_fit="ict")``);
+        its mesh is then :attr:`mesh`. None when no head was fitted.
     mesh_photo : Mesh or None
-        The cleaned mesh (:attr:`mesh`) in photo pixel coordinates, to lay over ``image``.
+        The result's mesh (:attr:`mesh`) in photo pixel coordinates, to lay over ``image``.
     timings : dict of str to float
         Seconds per stage, in run order.
     model : str or None
@@ -73,6 +77,7 @@ class Result:
     mesh_raw: Mesh | None = None
     bumps: BumpRemoval | None = None
     mesh_clean: Mesh | None = None
+    head: HeadFit | None = None
     mesh_photo: Mesh | None = None
     timings: dict[str, float] = field(default_factory=dict)
     model: str | None = None
@@ -82,8 +87,11 @@ class Result:
 
     @property
     def mesh(self) -> Mesh | None:
-        """The cleaned crop-space mesh (bump removal, then smoothing and decimation where asked
-        for), or None when no model ran."""
+        """The crop-space mesh a user gets: the fitted head (:attr:`head`) when one was fitted,
+        else the network's mesh cleaned (bump removal, then smoothing and decimation where
+        asked for); None when no model ran."""
+        if self.head is not None:
+            return self.head.mesh
         if self.mesh_clean is not None:
             return self.mesh_clean
         return None if self.bumps is None else self.bumps.kept
