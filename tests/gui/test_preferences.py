@@ -59,6 +59,7 @@ def test_edits_come_back_and_the_input_is_untouched(qtbot, backends):
     _select(dialog.runtime_combo, "onnxruntime")
     _select(dialog.live_runtime_combo, "torch")
     _select(dialog.bump_combo, "fraction")
+    _select(dialog.head_fit_combo, "none")
     _select(dialog.theme_combo, "dark")
     dialog.level_spin.selectAll()
     qtbot.keyClicks(dialog.level_spin, "0.2500")
@@ -80,6 +81,7 @@ def test_edits_come_back_and_the_input_is_untouched(qtbot, backends):
         min_fraction=0.35,
         smooth=90,
         triangles=20000,
+        head_fit="none",
         theme="dark",
         recent_files=["/a.jpg"],
         camera=1,
@@ -150,7 +152,8 @@ def test_min_fraction_only_applies_to_the_fraction_mode(qtbot, backends):
 
 def test_restore_defaults_and_cancel(qtbot, backends):
     original = AppSettings(device="cpu", runtime="onnxruntime", live_runtime="torch", level=0.5,
-                           bump_mode="fraction", smooth=120, triangles=9000, theme="light", last_dir="/photos")
+                           bump_mode="fraction", smooth=120, triangles=9000, head_fit="none", theme="light",
+                           last_dir="/photos")
     dialog = _open(qtbot, original)
     qtbot.mouseClick(
         dialog.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults), Qt.MouseButton.LeftButton

@@ -13,6 +13,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from vrn_studio.gui.settings import MAX_RECENT, AppSettings, SettingsStore, apply_theme
+from vrn_studio.headfit import DEFAULT_HEAD_FIT
 from vrn_studio.mesh import DEFAULT_LEVEL, DEFAULT_SMOOTH
 
 EDITED = AppSettings(
@@ -24,6 +25,7 @@ EDITED = AppSettings(
     level=0.25,
     bump_mode="fraction",
     min_fraction=0.3,
+    head_fit="none",
     smooth=120,
     triangles=20000,
     theme="dark",
@@ -47,6 +49,7 @@ def test_defaults():
     assert (settings.last_dir, settings.recent_files, settings.camera) == ("", [], 0)
     assert (settings.runtime, settings.live_runtime) == ("torch", "auto")
     assert settings.smooth == DEFAULT_SMOOTH == 60 and settings.triangles == 0
+    assert settings.head_fit == DEFAULT_HEAD_FIT == "ict"
     assert AppSettings().recent_files is not settings.recent_files
 
 
@@ -98,6 +101,7 @@ def test_garbage_values_fall_back_to_defaults_one_by_one(tmp_path, caplog):
         "min_fraction=nan\n"
         "smooth=-5\n"
         "triangles=lots\n"
+        "head_fit=flame\n"
         "theme=dark\n"
         "last_dir=@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\x18Garbage\\0)\n"
         "recent_files=@ByteArray(not a list)\n"
@@ -111,7 +115,7 @@ def test_garbage_values_fall_back_to_defaults_one_by_one(tmp_path, caplog):
                                  live_runtime="onnxruntime-int8")
     warned = " ".join(record.getMessage() for record in caplog.records)
     for key in ("device", "landmarker", "model", "runtime", "level", "min_fraction", "smooth", "triangles",
-                "recent_files", "window_geometry"):
+                "head_fit", "recent_files", "window_geometry"):
         assert f"setting {key}=" in warned
     assert "setting theme=" not in warned
 

@@ -13,6 +13,7 @@ import torch
 from tqdm import tqdm
 
 from vrn_studio.errors import VrnStudioError, WeightsError
+from vrn_studio.headfit import DEFAULT_HEAD_FIT, HEAD_FITS
 from vrn_studio.image import list_images, sample_image_path
 from vrn_studio.mesh import ADULT_OUTER_INTEROCULAR_MM, DEFAULT_LEVEL, DEFAULT_SMOOTH
 from vrn_studio.pipeline import DEFAULT_OUTPUTS, Reconstructor, Result, output_names, save_result
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """The options that build the :class:`Reconstructor` (model, device, landmarker, runtime,
-    meshing, bump removal, smoothing, decimation), shared by ``reconstruct`` and ``video``."""
+    meshing, bump removal, smoothing, decimation, head fit), shared by ``reconstruct`` and ``video``."""
     p.add_argument("--model", default="default", help="model name or .safetensors path (default: best installed)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32", help="network precision")
@@ -77,6 +78,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    "the marching-cubes surface")
     p.add_argument("--triangles", type=_at_least(4), dest="target_faces", metavar="N",
                    help="decimate the mesh to about N triangles (after smoothing)")
+    p.add_argument("--head-fit", choices=HEAD_FITS, default=DEFAULT_HEAD_FIT,
+                   help="ict (default): the mesh is the ICT head model fitted to the network's volume and the "
+                   "landmarks (whole head, smooth, ears and neck); none: the network's own mesh")
 
 
 def _at_least(low: int) -> Callable[[str], int]:
@@ -126,7 +130,7 @@ def reconstructor_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "landmarker": args.landmarker, "device": args.device, "dtype": DTYPES[args.dtype], "norm": args.norm,
         "level": args.level, "bump_mode": args.bump_mode, "min_fraction": args.min_fraction, "runtime": args.runtime,
-        "smooth": args.smooth, "target_faces": args.target_faces,
+        "smooth": args.smooth, "target_faces": args.target_faces, "head_fit": args.head_fit,
     }
 
 

@@ -99,6 +99,7 @@ def build_reconstructor(settings: AppSettings) -> Reconstructor:
         landmarker=settings.landmarker, device=settings.device, level=settings.level,
         bump_mode=settings.bump_mode, min_fraction=settings.min_fraction, runtime=settings.runtime,
         smooth=settings.smooth, target_faces=max(settings.triangles, 4) if settings.triangles else None,
+        head_fit=settings.head_fit,
     )
     try:
         rec = Reconstructor(settings.model, **options)

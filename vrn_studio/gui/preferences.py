@@ -31,6 +31,7 @@ from vrn_studio.gui.settings import (
     THEMES,
     AppSettings,
 )
+from vrn_studio.headfit import HEAD_FITS
 from vrn_studio.pipeline import available_devices
 from vrn_studio.pipeline.runtime import RUNTIMES, available_runtimes
 
@@ -50,6 +51,10 @@ _LANDMARKER_LABELS = {
 _BUMP_LABELS = {
     "largest": "Keep the largest part",
     "fraction": "Drop parts smaller than a fraction of the largest",
+}
+_HEAD_FIT_LABELS = {
+    "ict": "ICT head model fitted to the volume (whole head)",
+    "none": "None (the network's mesh)",
 }
 _THEME_LABELS = {"system": "System", "light": "Light", "dark": "Dark"}
 LEVEL_HINT = "release: 10/255 = 0.0392"
@@ -101,7 +106,7 @@ class PreferencesDialog(QDialog):
 
     Attributes
     ----------
-    device_combo, landmarker_combo, bump_combo, theme_combo : QComboBox
+    device_combo, landmarker_combo, bump_combo, head_fit_combo, theme_combo : QComboBox
         The choices; each item's data is the value stored in the settings.
     level_spin : QDoubleSpinBox
         Iso-surface level in occupancy probability, 4 decimals; a value shown rounded
@@ -191,6 +196,13 @@ class PreferencesDialog(QDialog):
             "for lighter files; off keeps every triangle"
         )
 
+        self.head_fit_combo = _combo(_HEAD_FIT_LABELS, HEAD_FITS, settings.head_fit)
+        self.head_fit_combo.setToolTip(
+            "The mesh shown and saved: the ICT Face Model's head fitted to the network's volume and the "
+            "landmarks (smooth, with ears and neck), or the network's own mesh; View > Before/after shows "
+            "the network's surface either way"
+        )
+
         self.theme_combo = _combo(_THEME_LABELS, THEMES, settings.theme)
 
         form = QFormLayout()
@@ -205,6 +217,7 @@ class PreferencesDialog(QDialog):
         form.addRow("Minimum &fraction:", self.fraction_spin)
         form.addRow("&Smoothing:", self.smooth_spin)
         form.addRow("Decimate to (&triangles):", self.triangles_spin)
+        form.addRow("&Head model:", self.head_fit_combo)
         form.addRow("&Theme:", self.theme_combo)
 
         self.buttons = QDialogButtonBox(
@@ -234,6 +247,7 @@ class PreferencesDialog(QDialog):
             (self.live_runtime_combo, defaults.live_runtime),
             (self.landmarker_combo, defaults.landmarker),
             (self.bump_combo, defaults.bump_mode),
+            (self.head_fit_combo, defaults.head_fit),
             (self.theme_combo, defaults.theme),
         ):
             combo.setCurrentIndex(combo.findData(value))
@@ -257,5 +271,6 @@ class PreferencesDialog(QDialog):
         )
         edited.smooth = self.smooth_spin.value()
         edited.triangles = self.triangles_spin.value()
+        edited.head_fit = self.head_fit_combo.currentData()
         edited.theme = self.theme_combo.currentData()
         return edited

@@ -20,6 +20,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from vrn_studio.headfit import DEFAULT_HEAD_FIT, HEAD_FITS
 from vrn_studio.mesh import DEFAULT_LEVEL, DEFAULT_SMOOTH
 from vrn_studio.pipeline.runtime import RUNTIMES
 
@@ -79,6 +80,9 @@ class AppSettings:
     triangles : int, default: 0
         Decimate the mesh to about this many triangles after smoothing, 0 (off) or 4 to
         :data:`MAX_TRIANGLES` (``Reconstructor(target_faces=...)``).
+    head_fit : str, default: DEFAULT_HEAD_FIT
+        One of :data:`~vrn_studio.headfit.HEAD_FITS` (``Reconstructor(head_fit=...)``):
+        ``"ict"`` shows the ICT head fitted to the volume, ``"none"`` the network's mesh.
     theme : str, default: "system"
         One of :data:`THEMES`.
     last_dir : str, default: ""
@@ -104,6 +108,7 @@ class AppSettings:
     min_fraction: float = 0.1
     smooth: int = DEFAULT_SMOOTH
     triangles: int = 0
+    head_fit: str = DEFAULT_HEAD_FIT
     theme: str = "system"
     last_dir: str = ""
     recent_files: list[str] = field(default_factory=list)
@@ -189,6 +194,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "min_fraction": _float_in(0.0, 1.0, open_interval=False),
     "smooth": _int_in(0, MAX_SMOOTH),
     "triangles": _int_in(0, MAX_TRIANGLES),
+    "head_fit": _choice(HEAD_FITS),
     "theme": _choice(THEMES),
     "last_dir": _text,
     "recent_files": _paths,
