@@ -61,6 +61,7 @@ from vrn_studio._io import atomic_write
 from vrn_studio.eval.dataset import LANDMARKS_SUFFIX, Sample, iter_samples
 from vrn_studio.eval.face_checks import silhouette_fit
 from vrn_studio.eval.surface import FACE_PARTS, measure_prediction
+from vrn_studio.headfit import HEAD_FITS
 from vrn_studio.mesh import DEFAULT_LEVEL, Mesh, volume_to_mesh
 from vrn_studio.model.vrn import resample_volume
 from vrn_studio.train.synthetic import FILLS, GENERATOR_VERSION, SyntheticFaces, write_folder
@@ -211,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
                         "exported models put their surface; 0.5 for a model exported uncalibrated)")
     parser.add_argument("--smooth", type=int, default=0,
                         help="Taubin smoothing iterations of the cleaned mesh (Reconstructor(smooth=...); default 0)")
+    parser.add_argument("--head-fit", choices=HEAD_FITS, default="none",
+                        help="measure the network's mesh (none, default) or the ICT head fitted to its volume and "
+                        "the landmarks (ict: Reconstructor(head_fit='ict'), what the app and the command line show)")
     parser.add_argument("--work", type=Path, help="where the faces go (default: a temporary folder)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -219,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     faces = SyntheticFaces(int(spec["seed"]), source=str(spec["source"]), fill=args.fill)
     if args.oracle_only:
         return oracle_only(args, spec, faces, count)
-    rec = Reconstructor(args.model, device="cpu", level=args.level, smooth=args.smooth)
+    rec = Reconstructor(args.model, device="cpu", level=args.level, smooth=args.smooth, head_fit=args.head_fit)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
@@ -229,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": rec.model_name,
         "level": args.level,
         "smooth": args.smooth,
+        "head_fit": args.head_fit,
         "test_set": {"name": args.test_set, "source": spec["source"], "seed": spec["seed"],
                      "generator_version": GENERATOR_VERSION, "faces_per_yaw": count,
                      "indices": [0, count - 1], "yaw_sign": "alternating, + on even indices"},

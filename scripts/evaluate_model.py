@@ -34,6 +34,7 @@ from vrn_studio import Reconstructor, __version__
 from vrn_studio._io import atomic_write
 from vrn_studio.cli.main import main as cli_main
 from vrn_studio.eval.face_checks import nose_protrusion, silhouette_fit
+from vrn_studio.headfit import HEAD_FITS
 from vrn_studio.image import sample_image_path
 from vrn_studio.train.synthetic import SyntheticFaces, write_folder
 
@@ -63,10 +64,10 @@ def held_out(
     return figures
 
 
-def real_photos(model: str, repeat: int) -> dict[str, dict[str, object]]:
+def real_photos(model: str, repeat: int, head_fit: str = "none") -> dict[str, dict[str, object]]:
     """Silhouette IoU and fit (coverage, spread), nose protrusion on the bundled photos, and the median
-    stage times (ms)."""
-    rec = Reconstructor(model, landmarker="dlib", device="cpu")
+    stage times (ms), of the result's mesh (the fitted head with ``head_fit="ict"``)."""
+    rec = Reconstructor(model, landmarker="dlib", device="cpu", head_fit=head_fit)
     figures: dict[str, dict[str, object]] = {}
     for name in PHOTOS:
         runs = [rec.reconstruct(sample_image_path().parent / name) for _ in range(repeat + 1)][1:]
@@ -104,18 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", default="mediapipe", help="shape source of the held-out faces")
     parser.add_argument("--work", type=Path, help="where the held-out faces go (default: a temporary folder)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per photo (after one warm-up)")
+    parser.add_argument("--head-fit", choices=HEAD_FITS, default="none",
+                        help="the real photos' mesh: the network's (none, default) or the fitted ICT head (ict)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         report = {
             "model": args.model,
+            "head_fit": args.head_fit,
             "held_out_synthetic": {
                 "seed": args.seed, "source": args.source, "faces_per_yaw": args.count,
                 "by_abs_yaw_degrees": held_out(args.model, [float(y) for y in args.yaws.split(",")], args.count,
                                                args.seed, work, args.source),
             } if args.count else None,
-            "real_photos": real_photos(args.model, args.repeat),
+            "real_photos": real_photos(args.model, args.repeat, args.head_fit),
             "machine": machine(),
         }
     atomic_write(args.out, (json.dumps(report, indent=2) + "\n").encode(), overwrite=True)
