@@ -92,12 +92,13 @@ def test_fit_rejects_bad_input(faces: SyntheticFaces) -> None:
 
 def test_reconstructor_shows_the_fitted_head_and_keeps_the_network_mesh(shipped_weights: Path) -> None:
     plain = Reconstructor("vrn-studio-guided-v2", landmarker="dlib", device="cpu")
-    fitted = Reconstructor("vrn-studio-guided-v2", landmarker="dlib", device="cpu", head_fit="ict")
+    fitted = Reconstructor("vrn-studio-guided-v2", landmarker="dlib", device="cpu", head_fit="ict", smooth=60)
     lighter = Reconstructor("vrn-studio-guided-v2", landmarker="dlib", device="cpu", head_fit="ict", target_faces=5000)
     marks = plain.reconstruct(ASTRONAUT).face.landmarks
     without, with_head = plain.reconstruct(ASTRONAUT, face=marks), fitted.reconstruct(ASTRONAUT, face=marks)
     assert without.head is None and without.mesh is without.bumps.kept
     assert isinstance(with_head.head, HeadFit) and with_head.mesh is with_head.head.mesh
+    assert with_head.mesh_clean is None  # nothing shows the network's mesh smoothed, so it is not
     assert 4000 <= lighter.reconstruct(ASTRONAUT, face=marks).mesh.n_faces <= 5000  # decimation applies to the head
     assert np.array_equal(with_head.volume, without.volume) and "fit" in with_head.timings
     assert with_head.bumps.kept.n_vertices == without.bumps.kept.n_vertices  # the network's mesh is still there

@@ -6,8 +6,10 @@ Every landmarker runs the same photo through one :class:`~vrn_studio.pipeline.Re
 each, alternating repetition by repetition (a change in the machine's load hits all alike),
 so ``mediapipe`` against ``dlib`` is a ratio measured in one run. Stage times are
 :attr:`Result.timings <vrn_studio.pipeline.Result.timings>`; ``to_mesh`` is the photo to the
-bump-free mesh in photo pixels (every stage but ``clean``), ``total`` adds the default
-smoothing (:data:`~vrn_studio.mesh.DEFAULT_SMOOTH` iterations).
+result's mesh in photo pixels (every stage but ``clean``: the fitted head with the default
+:data:`~vrn_studio.headfit.DEFAULT_HEAD_FIT`, the bump-free network mesh without it), ``total``
+adds ``clean`` (the default smoothing, :data:`~vrn_studio.mesh.DEFAULT_SMOOTH` iterations, of
+the network's mesh when no head is fitted).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 from vrn_studio.bench.live import run_live, write_test_video
 from vrn_studio.bench.measure import Stats
 from vrn_studio.face import available_landmarkers
+from vrn_studio.headfit import DEFAULT_HEAD_FIT
 from vrn_studio.mesh import DEFAULT_SMOOTH
 from vrn_studio.pipeline import Reconstructor
 from vrn_studio.pipeline.runtime import live_runtime
@@ -40,6 +43,7 @@ def run_product(
     model: str = "default",
     landmarkers: Sequence[str] = LANDMARKERS,
     smooth: int = DEFAULT_SMOOTH,
+    head_fit: str = DEFAULT_HEAD_FIT,
     repeat: int = 10,
     warmup: int = 2,
     profile_top: int = 15,
@@ -58,6 +62,8 @@ def run_product(
         Landmarker names; those not installed here are listed under ``unavailable``.
     smooth : int, default: DEFAULT_SMOOTH
         Taubin iterations, as the command line and the app apply by default.
+    head_fit : str, default: DEFAULT_HEAD_FIT
+        The head fit, as the command line and the app apply by default.
     repeat, warmup : int
         Timed and untimed repetitions.
     profile_top : int, default: 15
@@ -66,7 +72,7 @@ def run_product(
     Returns
     -------
     dict
-        ``model``, ``smooth``, ``paths`` (per landmarker: ``stages`` :class:`Stats` of each
+        ``model``, ``smooth``, ``head_fit``, ``paths`` (per landmarker: ``stages`` :class:`Stats` of each
         stage in milliseconds, ``to_mesh`` and ``total`` :class:`Stats`, ``mesh_vertices``),
         ``unavailable`` (name -> why) and ``profile`` (the listed functions with calls and
         milliseconds of own and cumulative time per photo).
@@ -82,7 +88,8 @@ def run_product(
                    if name not in names}
     if not names:
         raise ValueError(f"None of the landmarkers {list(landmarkers)} is installed: {unavailable}")
-    recs = {name: Reconstructor(model=model, landmarker=name, device=device, smooth=smooth) for name in names}
+    recs = {name: Reconstructor(model=model, landmarker=name, device=device, smooth=smooth, head_fit=head_fit)
+            for name in names}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     vertices = {}
     for index in range(warmup + repeat):
@@ -104,6 +111,7 @@ def run_product(
     return {
         "model": first.model_name,
         "smooth": smooth,
+        "head_fit": head_fit,
         "photo": photo.name,
         "paths": paths,
         "unavailable": unavailable,
@@ -159,6 +167,7 @@ def run_product_live(
     seconds: float = 15.0,
     smooths: Sequence[int] = (DEFAULT_SMOOTH, 0),
     runtime: str | None = None,
+    head_fit: str = DEFAULT_HEAD_FIT,
 ) -> list[dict[str, Any]]:
     """The live loop with the product's model, landmarker and live runtime (the app's live view).
 
@@ -178,13 +187,15 @@ def run_product_live(
     with tempfile.TemporaryDirectory() as folder:
         video = write_test_video(Path(folder) / "pan.avi", photo)
         for smooth in smooths:
-            rec = Reconstructor(model=model, landmarker=landmarker, device=device, runtime=runtime, smooth=smooth)
+            rec = Reconstructor(model=model, landmarker=landmarker, device=device, runtime=runtime, smooth=smooth,
+                                head_fit=head_fit)
             rec.reconstruct(photo)  # warm: an ONNX model is exported on its first call
             for workers in (1, 2):
                 report = run_live(rec, video.path, seconds=seconds, workers=workers)
                 out.append({"name": f"{rec.model_name}, {rec.landmarker.name}, {runtime}, smooth {smooth}, "
-                                    f"{workers} worker{'s' if workers > 1 else ''}",
-                            "runtime": runtime, "landmarker": rec.landmarker.name, "smooth": smooth, **report})
+                                    f"head fit {head_fit}, {workers} worker{'s' if workers > 1 else ''}",
+                            "runtime": runtime, "landmarker": rec.landmarker.name, "smooth": smooth,
+                            "head_fit": head_fit, **report})
     return out
 
 

@@ -132,8 +132,8 @@ class Reconstructor:
         ``"ict"``: fit the ICT Face Model to the volume and the landmarks
         (:func:`~vrn_studio.headfit.fit_head`, about 35 ms on a 2-core CPU) and make the fitted
         head the result's mesh (``Result.head``; the network's own mesh stays in
-        ``Result.bumps`` and ``Result.mesh_clean``). ``smooth`` applies to the network's mesh
-        only (the head is smooth), ``target_faces`` to both. The library defaults to ``"none"`` (the network's surface, as the
+        ``Result.bumps``, unsmoothed: ``smooth`` and ``target_faces`` apply to the result's
+        mesh, and the head needs no smoothing, so only decimation applies to it). The library defaults to ``"none"`` (the network's surface, as the
         paper's evaluation measures it), the command line and the app to
         :data:`~vrn_studio.headfit.DEFAULT_HEAD_FIT`.
     tf32 : bool, default: False
@@ -416,7 +416,7 @@ class Reconstructor:
         yield clock.lap("bumps")
 
         mesh_clean = None
-        if self.smooth or self.target_faces is not None:
+        if self.head_fit == "none" and (self.smooth or self.target_faces is not None):
             mesh_clean = smooth_mesh(bumps.kept, iterations=self.smooth)
             if self.target_faces is not None:
                 mesh_clean = decimate_mesh(mesh_clean, self.target_faces)

@@ -51,7 +51,8 @@ class Result:
         detached bodies that were dropped.
     mesh_clean : Mesh or None
         ``bumps.kept`` smoothed and/or decimated (:func:`~vrn_studio.mesh.smooth_mesh`,
-        :func:`~vrn_studio.mesh.decimate_mesh`), crop space; None when neither was asked for.
+        :func:`~vrn_studio.mesh.decimate_mesh`), crop space; None when neither was asked for
+        or when a head was fitted (:attr:`head` is then the result's mesh).
     head : HeadFit or None
         The ICT head fitted to the volume and the landmarks (``Reconstructor(head_fit="ict")``);
         its mesh is then :attr:`mesh`. None when no head was fitted.
