@@ -4,7 +4,8 @@
 
     xvfb-run -a python scripts/render_views.py --model vrn-studio-guided --out /tmp/views.png
 
-Rows are (model, photo), columns the camera's yaw about the head's vertical axis (0 = facing
+``--head-fit ict`` draws the ICT head fitted to each model's volume (what the app and the command
+line show by default), ``both`` a row of each. Rows are (model, head fit, photo), columns the camera's yaw about the head's vertical axis (0 = facing
 the camera, 90 = the left profile), plus the crop the network saw. The mesh is drawn in a
 plain clay colour with one light so that shape shows, not the photo's colours: terraces,
 holes, spikes and a flat profile are visible here before they are in any number. The same
@@ -14,6 +15,7 @@ figure goes into model cards (``--out weights/NAME-views.png``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import numpy as np
 import pyvista as pv
 
 from vrn_studio import Reconstructor
+from vrn_studio.headfit import HEAD_FITS
 from vrn_studio.image import sample_image_path
 from vrn_studio.mesh import Mesh, TexturedMesh, texture_from_photo, to_viewer_frame
 from vrn_studio.pipeline.save import write_png
@@ -83,18 +86,22 @@ def main() -> int:
     parser.add_argument("--level", type=float, default=None, help="iso level (default: the model's)")
     parser.add_argument("--smooth", type=int, default=0, help="Taubin smoothing iterations (Reconstructor(smooth=...))")
     parser.add_argument("--textured", action="store_true", help="draw the photo texture instead of clay")
+    parser.add_argument("--head-fit", choices=(*HEAD_FITS, "both"), default="none",
+                        help="draw the network's mesh (none, default), the fitted ICT head (ict), or both rows")
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     args = parser.parse_args()
     rows = []
-    for model in args.model:
-        options: dict[str, float] = {"smooth": args.smooth}
+    fits = HEAD_FITS if args.head_fit == "both" else (args.head_fit,)
+    for model, head_fit in itertools.product(args.model, fits):
+        options: dict[str, object] = {"smooth": args.smooth, "head_fit": head_fit}
         if args.level is not None:
             options["level"] = args.level
         rec = Reconstructor(model, landmarker="dlib", device="cpu", **options)
         for photo in PHOTOS:
             result = rec.reconstruct(sample_image_path(photo))
             crop = cv2.resize(result.crop, (TILE, TILE), interpolation=cv2.INTER_AREA)
-            tiles = [label(crop, f"{Path(str(model)).stem} / {photo}")]
+            name = Path(str(model)).stem + (" + head fit" if head_fit == "ict" else "")
+            tiles = [label(crop, f"{name} / {photo}")]
             shown = texture_from_photo(result.mesh, result.transform, result.image) if args.textured else result.mesh
             tiles += [label(view, f"yaw {yaw:g}") for view, yaw in zip(views(shown, args.yaws), args.yaws, strict=True)]
             rows.append(np.hstack(tiles))
