@@ -5,9 +5,10 @@ where the network is unsure, and carries the network's noise. :func:`fit_head` f
 of the ICT Face Model (:mod:`vrn_studio.headfit.ict`: 100 identity modes, 53 expression
 blendshapes) and the pose that best explain both
 
-- the 68 landmarks: a landmark of the jaw contour whose vertex turns away from the camera
-  moves to the outline of its horizontal parallel, as the ICT training faces' landmarks are
-  made (3DDFA's landmark marching, :func:`vrn_studio.train.ict.jaw_landmarks`), and
+- the 68 landmarks, but for a landmark of the jaw contour (0-7, 9-16) on the side turned
+  away from the camera: what that one marks differs between detectors (MediaPipe's mesh puts
+  it on the hidden jaw line, iBUG annotations, FAN and the ICT training faces on the visible
+  outline), so it is left out, and
 - the volume's front surface (:func:`~vrn_studio.mesh.depth_map` with sub-voxel depth):
   each model vertex facing the camera is pulled onto the tangent plane of the surface
   under it (point-to-plane; vertices farther than :data:`GATE` from it are left out as
@@ -75,8 +76,10 @@ FACING = 0.15
 """A vertex takes part in the surface term when its normal's depth component exceeds this."""
 POINT_STRIDE = 8
 """Every 8th skin vertex (1,406 of 11,248) may take part in the surface term."""
+JAW_CONTOUR = np.array([*range(8), *range(9, 17)])
+"""The jaw contour's landmarks but the chin: left out on the side turned away from the camera."""
 FIRST_POSE_LANDMARKS = np.array([8, *range(17, 68)])
-"""The landmarks of the first pose: the chin and the 51 inner points (the contour's points march)."""
+"""The landmarks of the first pose: the chin and the 51 inner points (where the contour points lie depends on the yaw)."""
 _FLIP = np.array([1.0, -1.0, 1.0])  # model frame (y up) -> crop frame (y down)
 
 
@@ -127,11 +130,10 @@ class _Basis:
 
     mean: np.ndarray  # (P, 3) neutral at the points
     modes: np.ndarray  # (3, P, K) identity then expression offsets at the points, per axis
-    all_modes: np.ndarray  # (K, N, 3) float32, every skin vertex
+    mean_landmarks: np.ndarray  # (68, 3)
+    modes_landmarks: np.ndarray  # (68, 3, K)
     normals: np.ndarray  # (P, 3) neutral normals, y flipped
     normals_landmarks: np.ndarray  # (68, 3)
-    contour: np.ndarray  # (C,) the jaw landmarks' parallels, all vertices
-    parallels: tuple[tuple[int, np.ndarray], ...]  # jaw landmark k, its parallel as indices into contour
     prior: np.ndarray  # (K,) inverse prior variances
     interocular: float  # cm, neutral head
 
@@ -143,13 +145,11 @@ def _basis(model: IctModel) -> _Basis:
     points = np.arange(0, n, POINT_STRIDE)
     normals = vertex_normals(Mesh(model.close(model.neutral), model.faces))[:n] * _FLIP
     prior = np.concatenate([np.ones(len(model.identity)), np.full(len(model.expression), EXPRESSION_SIGMA**-2)])
-    contour = np.unique(np.concatenate(list(model.jaw_candidates.values())))
     return _Basis(
         mean=model.neutral[points], modes=np.ascontiguousarray(all_modes[:, points].transpose(2, 1, 0), np.float64),
-        all_modes=all_modes, normals=normals[points], normals_landmarks=normals[model.landmarks],
-        contour=contour,
-        parallels=tuple((k, np.searchsorted(contour, c)) for k, c in model.jaw_candidates.items()),
-        prior=PRIOR_WEIGHT * prior,
+        mean_landmarks=model.neutral[model.landmarks],
+        modes_landmarks=all_modes[:, model.landmarks].transpose(1, 2, 0).astype(np.float64),
+        normals=normals[points], normals_landmarks=normals[model.landmarks], prior=PRIOR_WEIGHT * prior,
         interocular=float(np.linalg.norm(model.neutral[model.landmarks[36]] - model.neutral[model.landmarks[45]])),
     )
 
@@ -228,9 +228,8 @@ def fit_head(
     residuals = np.zeros(0)
     for _ in range(iterations):
         points = basis.mean + (basis.modes @ weights).T
-        mark_vertices = _landmark_vertices(model, basis, weights, scale, rotation)
-        mark_modes = basis.all_modes[:, mark_vertices].transpose(1, 2, 0).astype(np.float64)  # (68, 3, K)
-        mark_mean = model.neutral[mark_vertices]
+        mark_used = _landmarks_used(basis, rotation)
+        mark_mean, mark_modes = basis.mean_landmarks, basis.modes_landmarks
         marks_3d = mark_mean + mark_modes @ weights
         posed = scale * (points * _FLIP) @ rotation.T + shift
         posed_marks = scale * (marks_3d * _FLIP) @ rotation.T + shift
@@ -245,13 +244,13 @@ def fit_head(
         sources = np.concatenate([marks_3d, points[used]]) * _FLIP
         targets = np.concatenate([np.column_stack([marks, posed_marks[:, 2]]),
                                   posed[used] - planes * residuals[:, None]])
-        trust = np.concatenate([np.full(len(marks), landmark_sigma**-2), np.full(used.sum(), surface_sigma**-2)])
+        trust = np.concatenate([mark_used * landmark_sigma**-2, np.full(used.sum(), surface_sigma**-2)])
         scale, rotation, shift = _procrustes(sources, targets, trust)
         unit = scale * basis.interocular
         # 2. Weights: linear least squares for this pose and these planes.
         linear = scale * rotation * _FLIP
-        mark_rows = np.einsum("ij,njk->nik", linear[:2], mark_modes).reshape(-1, len(weights))
-        mark_gap = (marks - (mark_mean @ linear.T + shift)[:, :2]).reshape(-1)
+        mark_rows = np.einsum("ij,njk->nik", linear[:2], mark_modes[mark_used]).reshape(-1, len(weights))
+        mark_gap = (marks - (mark_mean @ linear.T + shift)[:, :2])[mark_used].reshape(-1)
         along = planes @ linear  # each plane's normal pulled back to the model frame
         plane_rows = sum(along[:, axis, None] * basis.modes[axis][used] for axis in range(3))
         plane_gap = -(((basis.mean[used] @ linear.T + shift) - on_surface) * planes).sum(axis=1)
@@ -266,37 +265,27 @@ def fit_head(
     skin = model.neutral + (weights[:n_identity].astype(np.float32) @ model.identity
                             + weights[n_identity:].astype(np.float32) @ model.expression).reshape(-1, 3)
     vertices = scale * (model.close(skin) * _FLIP) @ rotation.T + shift
-    fitted_marks = vertices[_landmark_vertices(model, basis, weights, scale, rotation), :2]
+    mark_used = _landmarks_used(basis, rotation)
+    fitted_marks = vertices[model.landmarks[mark_used], :2]
     mesh = Mesh(vertices, model.faces[:, ::-1])  # the y flip mirrors: reversed winding stays outward
     colors = None if image is None else sample_colors(np.asarray(image), vertices[:, 0], vertices[:, 1])
     mesh = Mesh(mesh.vertices, mesh.faces, colors, vertex_normals(mesh))
     return HeadFit(
         mesh=mesh, identity=weights[:n_identity].copy(), expression=weights[n_identity:].copy(),
         scale=float(scale), rotation=rotation, translation=shift,
-        landmark_error=float(np.sqrt(((fitted_marks - marks) ** 2).sum(axis=1).mean()) / unit),
+        landmark_error=float(np.sqrt(((fitted_marks - marks[mark_used]) ** 2).sum(axis=1).mean()) / unit),
         surface_error=float(np.sqrt((residuals**2).mean()) / unit) if residuals.size else float("nan"),
         surface_points=int(residuals.size),
     )
 
 
-def _landmark_vertices(
-    model: IctModel, basis: _Basis, weights: np.ndarray, scale: float, rotation: np.ndarray
-) -> np.ndarray:
-    """The vertex (68,) of each landmark for this shape and pose: a jaw landmark whose vertex turns
-    away from the camera moves to the point of its parallel farthest out along the head's sideways
-    axis in the image (:func:`vrn_studio.train.ict.jaw_landmarks`; neutral normals, rotated)."""
-    vertices = model.landmarks.copy()
+def _landmarks_used(basis: _Basis, rotation: np.ndarray) -> np.ndarray:
+    """Which of the 68 landmarks the fit uses at this pose (bool): all but the jaw contour's
+    (:data:`JAW_CONTOUR`) whose vertex turns away from the camera (neutral normals, rotated)."""
+    used = np.ones(len(basis.normals_landmarks), bool)
     facing = (basis.normals_landmarks @ rotation.T)[:, 2] >= 0
-    hidden = [(k, parallel) for k, parallel in basis.parallels if not facing[k]]
-    if not hidden:
-        return vertices
-    contour = model.neutral[basis.contour] + np.einsum("k,knc->nc", weights, basis.all_modes[:, basis.contour])
-    image = scale * (contour * _FLIP) @ rotation[:2].T  # (C, 2), the translation does not move the argmax
-    sideways = rotation[:2, 0] / max(float(np.linalg.norm(rotation[:2, 0])), 1e-9)
-    for k, parallel in hidden:
-        outward = (-1.0 if k < 8 else 1.0) * image[parallel] @ sideways
-        vertices[k] = basis.contour[parallel[int(np.argmax(outward))]]
-    return vertices
+    used[JAW_CONTOUR] = facing[JAW_CONTOUR]
+    return used
 
 
 def _first_pose(
