@@ -154,6 +154,15 @@ def _basis(model: IctModel) -> _Basis:
     )
 
 
+def prepare_head_model(model: IctModel | None = None) -> IctModel:
+    """Load the model (default: the shipped subset) and build the tables :func:`fit_head` reads
+    for it, once per process (about 0.3 s), so that the first fit is as fast as the others;
+    returns the model."""
+    model = model or load_ict()
+    _basis(model)
+    return model
+
+
 def fit_head(
     volume: np.ndarray,
     landmarks: np.ndarray,

@@ -17,7 +17,7 @@ import torch
 from vrn_studio.crop import crop_face
 from vrn_studio.errors import NoFaceError, VrnStudioError
 from vrn_studio.face import Face, Landmarker, face_from_points, get_landmarker, select_face
-from vrn_studio.headfit import HEAD_FITS, HeadFit, fit_head
+from vrn_studio.headfit import HEAD_FITS, HeadFit, IctModel, fit_head, prepare_head_model
 from vrn_studio.image import ImageSource, load_image
 from vrn_studio.mesh import (
     DEFAULT_LEVEL,
@@ -221,6 +221,7 @@ class Reconstructor:
         self.smooth = smooth
         self.target_faces = target_faces
         self.head_fit = head_fit
+        self._head_model: IctModel | None = prepare_head_model() if head_fit == "ict" else None
         self._landmarker_name = landmarker
         self._landmarker: Landmarker | None = None
         self.model_name: str | None
@@ -424,7 +425,8 @@ class Reconstructor:
 
         head: HeadFit | None = None
         if self.head_fit == "ict":
-            head = fit_head(volume, transform.to_crop(common["face"].landmarks), level=self.level, image=crop)
+            head = fit_head(volume, transform.to_crop(common["face"].landmarks), level=self.level, image=crop,
+                            model=self._head_model)
             if self.target_faces is not None:  # the head is smooth already; decimation is asked of the result
                 head = dataclasses.replace(head, mesh=decimate_mesh(head.mesh, self.target_faces))
         yield clock.lap("fit")
