@@ -256,3 +256,19 @@ def test_bad_icp_and_region_inputs_raise_clear_errors() -> None:
     landmarks = landmarks_with_eyes(np.zeros(3), np.ones(3))
     with pytest.raises(ValueError, match="radius_factor is 0"):
         face_region_mask(points, landmarks, radius_factor=0)
+
+
+def test_weighted_similarity_transform_ignores_a_zero_weight_outlier() -> None:
+    rng = np.random.default_rng(4)
+    source = rng.normal(size=(20, 3))
+    angle = np.radians(30.0)
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    target = 1.7 * source @ rotation.T + [1.0, -2.0, 0.5]
+    target[0] += 40.0  # an outlier
+    weights = np.ones(20)
+    weights[0] = 0.0
+    transform = similarity_transform(source, target, scale=True, weights=weights)
+    assert np.allclose(transform[:3, :3], 1.7 * rotation) and np.allclose(transform[:3, 3], [1.0, -2.0, 0.5])
+    assert not np.allclose(similarity_transform(source, target, scale=True)[:3, :3], 1.7 * rotation, atol=1e-2)
+    doubled = similarity_transform(source, target, scale=True, weights=2 * np.ones(20))
+    assert np.allclose(doubled, similarity_transform(source, target, scale=True))  # only relative weights count

@@ -48,10 +48,12 @@ def as_points(name: str, points: np.ndarray, *, shape: tuple[int, int] | None = 
     return array
 
 
-def similarity_transform(source: np.ndarray, target: np.ndarray, *, scale: bool = False) -> np.ndarray:
+def similarity_transform(
+    source: np.ndarray, target: np.ndarray, *, scale: bool = False, weights: np.ndarray | None = None
+) -> np.ndarray:
     """The rotation, translation (and scale) best mapping paired points onto each other.
 
-    Minimises ``sum_i ||s R source_i + t - target_i||^2`` over rotations R (proper, det +1),
+    Minimises ``sum_i w_i ||s R source_i + t - target_i||^2`` over rotations R (proper, det +1),
     translations t and, when ``scale`` is true, scales s > 0 (Umeyama 1991); otherwise s = 1
     (Kabsch).
 
@@ -61,6 +63,8 @@ def similarity_transform(source: np.ndarray, target: np.ndarray, *, scale: bool 
         Paired points, row i of one matched with row i of the other; any length unit.
     scale : bool
         Also estimate a uniform scale.
+    weights : np.ndarray, shape (N,), optional
+        Weight ``w_i`` >= 0 of each pair (default: all 1).
 
     Returns
     -------
@@ -82,15 +86,16 @@ def similarity_transform(source: np.ndarray, target: np.ndarray, *, scale: bool 
     """
     if source.shape != target.shape:
         raise ValueError(f"Paired point sets differ in shape: {source.shape} and {target.shape}")
-    mu_s, mu_t = source.mean(axis=0), target.mean(axis=0)
+    w = np.full(len(source), 1.0 / len(source)) if weights is None else np.asarray(weights, np.float64) / np.sum(weights)
+    mu_s, mu_t = w @ source, w @ target
     src, dst = source - mu_s, target - mu_t
-    u, sigma, vt = np.linalg.svd(dst.T @ src / len(source))
+    u, sigma, vt = np.linalg.svd((dst * w[:, None]).T @ src)
     d = np.ones(3)
     d[2] = np.sign(np.linalg.det(u) * np.linalg.det(vt)) or 1.0
     rotation = (u * d) @ vt
     s = 1.0
     if scale:
-        variance = float((src**2).sum() / len(source))
+        variance = float(w @ (src**2).sum(axis=1))
         if variance == 0:
             raise ValueError("Cannot estimate a scale: all source points are the same point")
         s = float(sigma @ d) / variance
