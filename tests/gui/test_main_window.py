@@ -335,6 +335,15 @@ def test_the_apps_reconstructor_smooths_and_decimates_as_the_settings_say(shippe
     assert default.smooth == 60 and default.target_faces is None
     assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu", triangles=20000)).target_faces == 20000
     assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu", triangles=2)).target_faces == 4
+    assert default.head_fit == "ict"
+    assert build_reconstructor(AppSettings(landmarker="dlib", device="cpu", head_fit="none")).head_fit == "none"
+
+
+def test_the_live_preview_neither_smooths_nor_fits_the_head_and_a_frozen_frame_does(make_window) -> None:
+    window = make_window(factory=lambda settings: settings)  # the factory hands back what it was given
+    live, frozen = window._reconstructor_factory(live=True)(), window._reconstructor_factory()()
+    assert (live.smooth, live.triangles, live.head_fit) == (0, 0, "none")
+    assert (frozen.smooth, frozen.head_fit) == (60, "ict")
 
 
 def test_reconstruct_all_faces_then_switch_between_their_meshes(qtbot, make_window, tmp_path) -> None:

@@ -167,7 +167,7 @@ def run_product_live(
     seconds: float = 15.0,
     smooths: Sequence[int] = (DEFAULT_SMOOTH, 0),
     runtime: str | None = None,
-    head_fit: str = DEFAULT_HEAD_FIT,
+    head_fit: str = "none",
 ) -> list[dict[str, Any]]:
     """The live loop with the product's model, landmarker and live runtime (the app's live view).
 

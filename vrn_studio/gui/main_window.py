@@ -221,16 +221,17 @@ class MainWindow(QMainWindow):
     def _reconstructor_factory(self, *, live: bool = False) -> Callable[[], Reconstructor]:
         """A factory of the Reconstructor for the current settings, called in a worker thread;
         ``live``: the webcam's, a preview: its runtime is the live view's (int8 on a CPU by
-        default) and it neither smooths nor decimates (60 smoothing iterations halve the live
-        frame rate on a 2-core CPU, 8.0 -> 4.2 meshes/s, docs/benchmarks.md); a frozen frame is
-        reconstructed again with the full settings."""
+        default) and it neither smooths, decimates nor fits the head (60 smoothing iterations
+        halve the live frame rate on a 2-core CPU, 8.0 -> 4.2 meshes/s; the head fit takes it
+        to 6.3, docs/benchmarks.md); a frozen frame is reconstructed again with the full
+        settings."""
         settings, factory = replace(self.settings), self._factory
 
         def build() -> Reconstructor:
             if not live:
                 return factory(settings)
             runtime = live_runtime(settings.live_runtime, settings.device)
-            return factory(replace(settings, runtime=runtime, smooth=0, triangles=0))
+            return factory(replace(settings, runtime=runtime, smooth=0, triangles=0, head_fit="none"))
 
         return build
 
