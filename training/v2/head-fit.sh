@@ -25,7 +25,7 @@ done
   python scripts/ablate_head_fit.py --model vrn-studio-guided-v2 --out "$out/ablation-v2-ict.json"
 photos() {  # report, model, head fit
   [ -f "$out/$1-photos.json" ] ||
-    python scripts/evaluate_model.py --model "$2" --head-fit "$3" --count 0 --out "$out/$1-photos.json"
+    python scripts/evaluate_model.py --model "$2" --head-fit "$3" --count 0 --repeat 15 --out "$out/$1-photos.json"
 }
 photos v1 vrn-studio-guided none
 photos v1-fit vrn-studio-guided ict
