@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 from dataclasses import replace
 from pathlib import Path
 
@@ -95,12 +96,12 @@ def build_reconstructor(settings: AppSettings) -> Reconstructor:
     raises its :class:`WeightsError`, so the window shows what is wrong with it instead of
     the "no weights installed" notice.
     """
-    options = dict(
-        landmarker=settings.landmarker, device=settings.device, level=settings.level,
-        bump_mode=settings.bump_mode, min_fraction=settings.min_fraction, runtime=settings.runtime,
-        smooth=settings.smooth, target_faces=max(settings.triangles, 4) if settings.triangles else None,
-        head_fit=settings.head_fit,
-    )
+    options: dict[str, Any] = {
+        "landmarker": settings.landmarker, "device": settings.device, "level": settings.level,
+        "bump_mode": settings.bump_mode, "min_fraction": settings.min_fraction, "runtime": settings.runtime,
+        "smooth": settings.smooth, "target_faces": max(settings.triangles, 4) if settings.triangles else None,
+        "head_fit": settings.head_fit,
+    }
     try:
         rec = Reconstructor(settings.model, **options)
     except WeightsError as exc:
