@@ -5,7 +5,13 @@ Mesh formats are chosen by file extension from :data:`EXPORTERS` (see
 """
 
 from vrn_studio.export.depth import DEPTH_PNG_SCALE, export_depth_png
-from vrn_studio.export.glb import export_animated_glb, export_glb, export_textured_glb, read_glb
+from vrn_studio.export.glb import (
+    export_animated_glb,
+    export_blendshape_glb,
+    export_glb,
+    export_textured_glb,
+    read_glb,
+)
 from vrn_studio.export.landmarks import export_landmarks
 from vrn_studio.export.mp4 import FrameWriter
 from vrn_studio.export.obj import export_obj, export_textured_obj
@@ -24,6 +30,7 @@ __all__ = [
     "encode_png",
     "export_3mf",
     "export_animated_glb",
+    "export_blendshape_glb",
     "export_depth_png",
     "export_glb",
     "export_landmarks",

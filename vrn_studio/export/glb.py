@@ -1,10 +1,12 @@
 """glTF 2.0 binary (GLB): one mesh, with vertex colours or a photo texture, as browser viewers show them;
-and a mesh of fixed topology animated by morph targets (a face over a video's frames)."""
+a mesh of fixed topology animated by morph targets (a face over a video's frames); and a mesh with
+named blendshapes (a fitted head with its expressions)."""
 
 from __future__ import annotations
 
 import json
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -126,13 +128,62 @@ def export_animated_glb(
     if np.any(np.diff(times) <= 0):
         raise ValueError("keyframe times must increase")
     png = None if texture is None else encode_png(texture)
-    return _encode(base, uv=uv, png=png, morph=(targets, times, weights))
+    return _encode(base, uv=uv, png=png, morph=_Morph(targets, np.zeros(len(targets)), animation=(times, weights)))
+
+
+def export_blendshape_glb(base: Mesh, targets: np.ndarray, names: list[str], weights: np.ndarray) -> bytes:
+    """Encode a mesh with named blendshapes (glTF morph targets) as a binary glTF 2.0 file.
+
+    Parameters
+    ----------
+    base : Mesh
+        The mesh with every blendshape at weight 0, upright (:func:`vrn_studio.mesh.to_viewer_frame`);
+        its vertex colours are written as :func:`export_glb` writes them.
+    targets : np.ndarray, shape (K, N, 3)
+        Each blendshape's displacement of the vertices at weight 1.
+    names : list of str
+        The K blendshapes' names, stored as the mesh's ``extras.targetNames`` (the name list
+        Blender, three.js and Babylon.js read).
+    weights : np.ndarray, shape (K,)
+        The weights the file opens with (the mesh's default ``weights``).
+
+    Returns
+    -------
+    bytes
+        A GLB as :func:`export_glb`'s, whose primitive has K ``POSITION`` targets; no animation.
+
+    Examples
+    --------
+    >>> base = Mesh(np.eye(3), [[0, 1, 2]])
+    >>> data = export_blendshape_glb(base, np.ones((2, 3, 3)), ["jawOpen", "eyeBlink_L"], np.array([0.5, 0.0]))
+    >>> gltf, _ = read_glb(data)
+    >>> gltf["meshes"][0]["extras"]["targetNames"], gltf["meshes"][0]["weights"]
+    (['jawOpen', 'eyeBlink_L'], [0.5, 0.0])
+    """
+    targets, weights = np.asarray(targets, np.float32), np.asarray(weights, np.float64)
+    if targets.ndim != 3 or targets.shape[1:] != (len(base.vertices), 3):
+        raise ValueError(f"targets must be (K, {len(base.vertices)}, 3); got {targets.shape}")
+    if len(names) != len(targets) or weights.shape != (len(targets),):
+        raise ValueError(f"names and weights must have one entry per target ({len(targets)})")
+    colors = None if base.colors is None else srgb_to_linear(base.colors)
+    return _encode(base, colors=colors, morph=_Morph(targets, weights, names=list(names)))
+
+
+@dataclass(frozen=True)
+class _Morph:
+    """Morph targets of a GLB: displacements (K, N, 3), default weights (K,), optional names and
+    animation ``(times (T,), weights (T, K))``."""
+
+    targets: np.ndarray
+    weights: np.ndarray
+    names: list[str] | None = None
+    animation: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _encode(mesh: Mesh, *, colors: np.ndarray | None = None, uv: np.ndarray | None = None,
-            png: bytes | None = None, morph: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> bytes:
+            png: bytes | None = None, morph: _Morph | None = None) -> bytes:
     """A GLB of ``mesh`` with optional linear ``COLOR_0`` (N, 3), ``TEXCOORD_0`` (N, 2), PNG
-    texture and morph animation ``(targets (K, N, 3), times (T,), weights (T, K))``."""
+    texture and morph targets (:class:`_Morph`)."""
     gltf: dict = {
         "asset": {"version": "2.0", "generator": "VRN Studio"},
         "scene": 0,
@@ -150,9 +201,11 @@ def _encode(mesh: Mesh, *, colors: np.ndarray | None = None, uv: np.ndarray | No
             arrays.append(("TEXCOORD_0", np.asarray(uv).astype("<f4")))
         arrays.append(("indices", mesh.faces.astype("<u4").reshape(-1, 1)))
         if morph is not None:
-            targets, times, weights = morph
-            arrays += [(f"target {k}", target.astype("<f4")) for k, target in enumerate(targets)]
-            arrays += [("time", times.astype("<f4").reshape(-1, 1)), ("weights", weights.astype("<f4").reshape(-1, 1))]
+            arrays += [(f"target {k}", target.astype("<f4")) for k, target in enumerate(morph.targets)]
+            if morph.animation is not None:
+                times, weights = morph.animation
+                arrays += [("time", times.astype("<f4").reshape(-1, 1)),
+                           ("weights", weights.astype("<f4").reshape(-1, 1))]
         views, accessors, attributes, offset = [], [], {}, 0
         for index, (name, array) in enumerate(arrays):
             is_index, is_vertex = name == "indices", name.isupper() or name.startswith("target")
@@ -196,15 +249,17 @@ def _encode(mesh: Mesh, *, colors: np.ndarray | None = None, uv: np.ndarray | No
         primitive = {"attributes": attributes, "indices": index_accessor, "material": 0, "mode": 4}
         face_mesh: dict = {"name": "face", "primitives": [primitive]}
         if morph is not None:
-            first = index_accessor + 1
-            primitive["targets"] = [{"POSITION": first + k} for k in range(len(morph[0]))]
-            face_mesh["weights"] = [0.0] * len(morph[0])
-            gltf["animations"] = [{
-                "name": "video",
-                "samplers": [{"input": first + len(morph[0]), "output": first + len(morph[0]) + 1,
-                              "interpolation": "LINEAR"}],
-                "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}],
-            }]
+            first, count = index_accessor + 1, len(morph.targets)
+            primitive["targets"] = [{"POSITION": first + k} for k in range(count)]
+            face_mesh["weights"] = [float(w) for w in morph.weights]
+            if morph.names is not None:
+                face_mesh["extras"] = {"targetNames": morph.names}
+            if morph.animation is not None:
+                gltf["animations"] = [{
+                    "name": "video",
+                    "samplers": [{"input": first + count, "output": first + count + 1, "interpolation": "LINEAR"}],
+                    "channels": [{"sampler": 0, "target": {"node": 0, "path": "weights"}}],
+                }]
         gltf.update(
             scenes=[{"nodes": [0]}],
             nodes=[{"mesh": 0, "name": "face"}],
