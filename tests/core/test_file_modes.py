@@ -61,9 +61,9 @@ def test_a_new_file_gets_the_umask_mode_and_a_replaced_one_keeps_its_own(tmp_pat
 
 
 def test_every_reconstruction_output_gets_the_umask_mode(tmp_path: Path, umask: int) -> None:
-    result = Reconstructor(EllipsoidNet(), landmarker="dlib", device="cpu").reconstruct(
+    result = Reconstructor(EllipsoidNet(), landmarker="dlib", device="cpu", head_fit="ict").reconstruct(
         sample_image_path("astronaut"), face=ASTRONAUT_LANDMARKS
-    )
+    )  # with a fitted head, so that every output, rigged-glb too, is written
     written = save_result(result, tmp_path / "out", outputs=output_names())
     assert len(written) == len(output_names()) + 2  # textured-obj writes an OBJ, its MTL and its PNG
     assert set(modes(tmp_path / "out").values()) == {umask}

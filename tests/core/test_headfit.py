@@ -7,14 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trimesh
+from gltf_validator import validate
 
 from vrn_studio import Reconstructor
 from vrn_studio.cli.main import main as cli_main
-from vrn_studio.headfit import HEAD_FITS, HeadFit, fit_head, load_ict
+from vrn_studio.export import read_glb
+from vrn_studio.headfit import HEAD_FITS, HeadFit, expression_rig, fit_head, load_ict
 from vrn_studio.headfit.fit import FIRST_POSE_LANDMARKS
 from vrn_studio.headfit.ict import NARROW_FACE
 from vrn_studio.image import sample_image_path
 from vrn_studio.mesh import signed_volume
+from vrn_studio.pipeline import save_result
 from vrn_studio.train.synthetic import SyntheticFaces
 from vrn_studio.train.voxelise import is_closed
 
@@ -121,3 +124,36 @@ def test_cli_writes_the_fitted_head_by_default_and_the_network_mesh_on_request(
     net = trimesh.load(tmp_path / "net" / "astronaut.ply", process=False)
     assert len(head.vertices) == 11252 and len(net.vertices) != 11252
     assert head.visual.vertex_colors.shape[0] == 11252
+
+
+def test_expression_rig_gives_the_fitted_head_back(faces: SyntheticFaces) -> None:
+    face = faces.sample(2, yaw=30.0)
+    head = fit_head(face.target().astype(np.float32), face.landmarks, image=face.image)
+    base, targets, names = expression_rig(head, image=face.image)
+    assert targets.shape == (53, 11252, 3) and len(names) == 53 and "jawOpen" in names
+    assert np.allclose(base.vertices + np.tensordot(head.expression, targets, axes=1), head.mesh.vertices, atol=1e-3)
+    assert signed_volume(base) > 0 and base.colors.shape == (11252, 3)
+    with pytest.raises(ValueError, match="another model"):
+        expression_rig(HeadFit(head.mesh, head.identity[:50], head.expression, head.scale, head.rotation,
+                               head.translation, 0.0, 0.0, 0))
+
+
+def test_rigged_glb_opens_as_the_fitted_head_and_names_its_blendshapes(tmp_path: Path, shipped_weights: Path) -> None:
+    rec = Reconstructor("vrn-studio-guided", landmarker="dlib", device="cpu", head_fit="ict")
+    result = rec.reconstruct(ASTRONAUT)
+    written = save_result(result, tmp_path, outputs=["glb", "rigged-glb"])
+    assert [p.name for p in written] == ["astronaut.glb", "astronaut_rigged.glb"]
+    plain, plain_arrays = read_glb(written[0].read_bytes())
+    rigged, arrays = read_glb(written[1].read_bytes())
+    mesh = rigged["meshes"][0]
+    targets = np.stack([arrays[t["POSITION"]] for t in mesh["primitives"][0]["targets"]])
+    assert mesh["extras"]["targetNames"][:3] == list(load_ict().expression_names[:3]) and len(targets) == 53
+    assert np.allclose(mesh["weights"], result.head.expression)
+    # At its default weights the rig is the head the other exports hold.
+    shown = arrays[mesh["primitives"][0]["attributes"]["POSITION"]] + np.tensordot(mesh["weights"], targets, axes=1)
+    assert np.allclose(shown, plain_arrays[plain["meshes"][0]["primitives"][0]["attributes"]["POSITION"]], atol=1e-3)
+    reports = validate(written)
+    assert [r["numErrors"] for r in reports] == [0, 0] and [r["numWarnings"] for r in reports] == [0, 0], reports
+    plain_result = Reconstructor("vrn-studio-guided", landmarker="dlib", device="cpu").reconstruct(
+        ASTRONAUT, face=result.face.landmarks)
+    assert save_result(plain_result, tmp_path / "none", outputs=["rigged-glb"]) == []  # no head, nothing to rig

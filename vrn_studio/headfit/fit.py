@@ -308,6 +308,53 @@ def _fit_head(
     )
 
 
+def expression_rig(
+    head: HeadFit, *, image: np.ndarray | None = None, model: IctModel | None = None
+) -> tuple[Mesh, np.ndarray, tuple[str, ...]]:
+    """The fitted head as a rig: its identity with a neutral expression, and the model's 53
+    expression blendshapes as displacements at the head's pose.
+
+    Parameters
+    ----------
+    head : HeadFit
+        A fit of ``model`` (:func:`fit_head`), decimated or not: the rig has the model's topology.
+    image : np.ndarray, shape (H, W, 3), uint8, optional
+        The crop: the base's vertex colours, sampled where each vertex projects (as :func:`fit_head`).
+    model : IctModel, optional
+        The model it was fitted with (default: the shipped subset).
+
+    Returns
+    -------
+    base : Mesh
+        The head with every expression weight 0, in the crop space of ``head.mesh``, outward
+        normals, colours from ``image``.
+    targets : np.ndarray, shape (53, 11252, 3), float32
+        Blendshape k's displacement of every vertex at weight 1 (crop pixels).
+    names : tuple of str
+        The blendshapes' ARKit names (``IctModel.expression_names``).
+
+    ``base.vertices + head.expression @ targets`` is the undecimated ``head.mesh.vertices``
+    (float32 rounding): the blendshapes at the fitted weights give the fitted head back.
+
+    Raises
+    ------
+    ValueError
+        The head's weights do not fit the model's modes (fitted with another model).
+    """
+    model = model or load_ict()
+    if head.identity.shape != (len(model.identity),) or head.expression.shape != (len(model.expression),):
+        raise ValueError("the head's weights do not match the model's modes: it was fitted with another model")
+    linear = head.scale * head.rotation * _FLIP  # model offsets (cm) -> crop pixels
+    skin = model.neutral + (head.identity.astype(np.float32) @ model.identity).reshape(-1, 3)
+    vertices = model.close(skin) @ linear.T + head.translation
+    colors = None if image is None else sample_colors(np.asarray(image), vertices[:, 0], vertices[:, 1])
+    base = Mesh(vertices, model.faces[:, ::-1], colors)  # the y flip mirrors: reversed winding stays outward
+    base = Mesh(base.vertices, base.faces, base.colors, vertex_normals(base))
+    shapes = model.expression.reshape(len(model.expression), -1, 3)
+    targets = np.stack([model.close(shape.astype(np.float64)) @ linear.T for shape in shapes]).astype(np.float32)
+    return base, targets, model.expression_names
+
+
 def _landmarks_used(basis: _Basis, rotation: np.ndarray) -> np.ndarray:
     """Which of the 68 landmarks the fit uses at this pose (bool): all but the jaw contour's
     (:data:`JAW_CONTOUR`) whose vertex turns away from the camera (neutral normals, rotated)."""

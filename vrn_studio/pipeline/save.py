@@ -14,6 +14,7 @@ from vrn_studio.errors import ExportError
 from vrn_studio.export import (
     encode_png,
     export_3mf,
+    export_blendshape_glb,
     export_depth_png,
     export_landmarks,
     export_mesh,
@@ -23,6 +24,7 @@ from vrn_studio.export import (
     export_volume,
     mesh_formats,
 )
+from vrn_studio.headfit import expression_rig
 from vrn_studio.mesh import (
     ADULT_OUTER_INTEROCULAR_MM,
     Mesh,
@@ -68,6 +70,26 @@ def textured_mesh(result: Result, frame: MeshFrame = "crop") -> TexturedMesh | N
     return dataclasses.replace(textured, mesh=_export_frame(result, textured.mesh, frame))
 
 
+def rigged_glb(result: Result, frame: MeshFrame = "crop") -> bytes:
+    """The GLB of ``rigged-glb``: the fitted head (:func:`~vrn_studio.headfit.expression_rig`, colours
+    from the crop) in the asked frame, upright, its 53 blendshapes as morph targets named in
+    ``extras.targetNames`` and weighted as fitted, so it opens showing the photo's expression.
+
+    Raises
+    ------
+    ValueError
+        The result has no fitted head.
+    """
+    if result.head is None:
+        raise ValueError("this result has no fitted head (Reconstructor(head_fit='ict'))")
+    base, targets, names = expression_rig(result.head, image=result.crop)
+    upright = _export_frame(result, base, frame)
+    # The frames are affine: a displacement maps as the difference of two mapped positions.
+    moved = np.stack([_export_frame(result, Mesh(base.vertices + target, base.faces), frame).vertices
+                      for target in targets])
+    return export_blendshape_glb(upright, moved - upright.vertices, list(names), result.head.expression)
+
+
 def _write_files(files: dict[Path, bytes], overwrite: bool) -> list[Path]:
     """Write several files atomically, in order; none when one of them exists and not ``overwrite``."""
     if not overwrite:
@@ -91,14 +113,16 @@ def write_output(
 
     ``name`` is one of :func:`output_names`: a mesh format (the cleaned mesh, vertex
     colours), ``textured-glb`` (GLB with the photo as its texture), ``textured-obj`` (OBJ at
-    ``path`` with an MTL and a PNG texture of the same stem beside it), ``print-stl`` and
+    ``path`` with an MTL and a PNG texture of the same stem beside it), ``rigged-glb`` (the
+    fitted head, :attr:`Result.head`, with its 53 ARKit expression blendshapes as named morph
+    targets set to the fitted weights: :func:`rigged_glb`), ``print-stl`` and
     ``print-3mf`` (a watertight solid in millimetres with a flat back, scaled so that the
     outer eye corners are ``interocular_mm`` apart, on a base ``base_mm`` thick; its size in
     the STL header and the 3MF title: :func:`~vrn_studio.mesh.printable_mesh`), ``removed`` (PLY of
     what bump removal dropped), ``volume`` (.npz), ``depth`` (16-bit PNG), ``landmarks``
     (JSON), ``crop`` (PNG of what the network saw), ``overlay`` (PNG of the mesh, or without
     a model the landmarks, over the photo). Outputs that need a model (meshes, volume,
-    depth) or removed bodies write nothing when the result has none.
+    depth), removed bodies or a fitted head write nothing when the result has none.
     """
     path = Path(path)
     if name in mesh_formats():
@@ -112,6 +136,8 @@ def write_output(
             return [atomic_write(path, export_textured_glb(textured), overwrite=overwrite)]
         files = export_textured_obj(textured, path.stem)
         return _write_files({path.with_name(file): data for file, data in files.items()}, overwrite)[::-1]
+    if name == "rigged-glb":
+        return [] if result.head is None else [atomic_write(path, rigged_glb(result, frame), overwrite=overwrite)]
     if name in ("print-stl", "print-3mf"):
         if result.mesh is None or result.mesh.is_empty:
             return []
@@ -148,8 +174,8 @@ def write_output(
 
 def output_names() -> list[str]:
     """Every output ``save_result`` knows: mesh formats, textured meshes, then data and pictures."""
-    return [*mesh_formats(), "textured-glb", "textured-obj", "print-stl", "print-3mf", "removed", "volume", "depth",
-            "landmarks", "crop", "overlay"]
+    return [*mesh_formats(), "textured-glb", "textured-obj", "rigged-glb", "print-stl", "print-3mf", "removed",
+            "volume", "depth", "landmarks", "crop", "overlay"]
 
 
 def output_file_name(name: str, stem: str) -> str:
@@ -157,7 +183,7 @@ def output_file_name(name: str, stem: str) -> str:
     (``textured-obj``: the OBJ; its ``.mtl`` and ``.png`` share its stem)."""
     if name in mesh_formats():
         return f"{stem}.{name}"
-    if name.startswith(("textured-", "print-")):
+    if name.startswith(("textured-", "rigged-", "print-")):
         kind, ext = name.split("-")
         return f"{stem}_{kind}.{ext}"
     suffix = {"removed": "ply", "volume": "npz", "landmarks": "json"}.get(name, "png")
