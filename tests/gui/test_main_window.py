@@ -464,3 +464,22 @@ def test_export_printable_and_textured_from_the_app(qtbot, make_window, tmp_path
     assert solid.read_bytes()[:26] == b"VRN Studio printable face,"
     assert trimesh.load(textured, force="mesh").visual.kind == "texture"
     qtbot.waitUntil(lambda: "Wrote" in window.stage_label.text(), timeout=10_000)  # said after the files are in
+
+
+def test_the_rigged_head_is_exported_only_when_a_head_was_fitted(qtbot, make_window, tmp_path) -> None:
+    from fakes import SlowReconstructor
+
+    from vrn_studio.export import read_glb
+
+    plain = make_window()
+    _open_and_wait(qtbot, plain)
+    assert plain.export_actions["glb"].isEnabled() and not plain.export_actions["rigged-glb"].isEnabled()
+    fitted = make_window(factory=lambda settings: SlowReconstructor(delay=0, head_fit="ict"))
+    _open_and_wait(qtbot, fitted)
+    assert fitted.export_actions["rigged-glb"].isEnabled()
+    rig = tmp_path / "head.glb"
+    fitted.export("rigged-glb", rig)
+    qtbot.waitUntil(rig.exists, timeout=30_000)
+    gltf, _ = read_glb(rig.read_bytes())
+    assert len(gltf["meshes"][0]["primitives"][0]["targets"]) == 53
+    assert "jawOpen" in gltf["meshes"][0]["extras"]["targetNames"]

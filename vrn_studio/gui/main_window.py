@@ -65,6 +65,7 @@ EXPORT_LABELS = {
     "obj": "Mesh as OBJ with vertex colours (.obj)",
     "textured-glb": "Textured mesh as glTF binary (.glb)",
     "textured-obj": "Textured mesh as OBJ + MTL + PNG (.obj)",
+    "rigged-glb": "Head with its 53 expression blendshapes as glTF binary (.glb)",
     "print-stl": "Printable solid at real size, mm (.stl)",
     "print-3mf": "Printable solid at real size, mm (.3mf)",
     "ply": "Mesh as PLY with colours (.ply)",
@@ -581,7 +582,10 @@ class MainWindow(QMainWindow):
         for action in (self.next_face_action, self.previous_face_action):
             action.setEnabled(len(self.face_results) > 1)
         for name, action in self.export_actions.items():
-            action.setEnabled(has_mesh or (has and name in ("landmarks", "crop", "overlay")))
+            if name == "rigged-glb":
+                action.setEnabled(has and self.result.head is not None)
+            else:
+                action.setEnabled(has_mesh or (has and name in ("landmarks", "crop", "overlay")))
 
     # ------------------------------------------------------------------ export
     def export_dialog(self, name: str) -> None:
