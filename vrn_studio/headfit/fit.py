@@ -253,13 +253,13 @@ def _fit_head(
     slope_y, slope_x = np.gradient(np.where(has_surface, surface, np.nanmean(surface) if has_surface.any() else 0.0))
     scale, rotation, shift = _first_pose(model, basis, marks, surface, default_depth=volume.shape[0] * 0.25)
     weights = np.zeros(basis.modes.shape[2])
+    n_identity = len(model.identity)
     unit = scale * basis.interocular
     residuals = np.zeros(0)
     for _ in range(iterations):
         points = basis.mean + (basis.modes @ weights).T
         mark_used = _landmarks_used(basis, rotation)
-        mark_mean, mark_modes = basis.mean_landmarks, basis.modes_landmarks
-        marks_3d = mark_mean + mark_modes @ weights
+        marks_3d = basis.mean_landmarks + basis.modes_landmarks @ weights
         posed = scale * (points * _FLIP) @ rotation.T + shift
         posed_marks = scale * (marks_3d * _FLIP) @ rotation.T + shift
         under = _bilinear(surface, posed[:, 0], posed[:, 1])
@@ -278,8 +278,8 @@ def _fit_head(
         unit = scale * basis.interocular
         # 2. Weights: linear least squares for this pose and these planes.
         linear = scale * rotation * _FLIP
-        mark_rows = np.einsum("ij,njk->nik", linear[:2], mark_modes[mark_used]).reshape(-1, len(weights))
-        mark_gap = (marks - (mark_mean @ linear.T + shift)[:, :2])[mark_used].reshape(-1)
+        mark_rows = np.einsum("ij,njk->nik", linear[:2], basis.modes_landmarks[mark_used]).reshape(-1, len(weights))
+        mark_gap = (marks - (basis.mean_landmarks @ linear.T + shift)[:, :2])[mark_used].reshape(-1)
         along = planes @ linear  # each plane's normal pulled back to the model frame
         plane_rows = sum(along[:, axis, None] * basis.modes[axis][used] for axis in range(3))
         plane_gap = -(((basis.mean[used] @ linear.T + shift) - on_surface) * planes).sum(axis=1)
@@ -288,17 +288,12 @@ def _fit_head(
         normal = mark_trust * mark_rows.T @ mark_rows + plane_trust * plane_rows.T @ plane_rows
         weights = np.linalg.solve(normal + np.diag(basis.prior),
                                   mark_trust * mark_rows.T @ mark_gap + plane_trust * plane_rows.T @ plane_gap)
-        n_identity = len(model.identity)
         weights[n_identity:] = np.clip(weights[n_identity:], 0.0, 1.0)
-    n_identity = len(model.identity)
     skin = model.neutral + (weights[:n_identity].astype(np.float32) @ model.identity
                             + weights[n_identity:].astype(np.float32) @ model.expression).reshape(-1, 3)
-    vertices = scale * (model.close(skin) * _FLIP) @ rotation.T + shift
+    mesh = _posed_head(model, skin, scale * rotation * _FLIP, shift, image)
     mark_used = _landmarks_used(basis, rotation)
-    fitted_marks = vertices[model.landmarks[mark_used], :2]
-    mesh = Mesh(vertices, model.faces[:, ::-1])  # the y flip mirrors: reversed winding stays outward
-    colors = None if image is None else sample_colors(np.asarray(image), vertices[:, 0], vertices[:, 1])
-    mesh = Mesh(mesh.vertices, mesh.faces, colors, vertex_normals(mesh))
+    fitted_marks = mesh.vertices[model.landmarks[mark_used], :2]
     return HeadFit(
         mesh=mesh, identity=weights[:n_identity].copy(), expression=weights[n_identity:].copy(),
         scale=float(scale), rotation=rotation, translation=shift,
@@ -346,13 +341,21 @@ def expression_rig(
         raise ValueError("the head's weights do not match the model's modes: it was fitted with another model")
     linear = head.scale * head.rotation * _FLIP  # model offsets (cm) -> crop pixels
     skin = model.neutral + (head.identity.astype(np.float32) @ model.identity).reshape(-1, 3)
-    vertices = model.close(skin) @ linear.T + head.translation
-    colors = None if image is None else sample_colors(np.asarray(image), vertices[:, 0], vertices[:, 1])
-    base = Mesh(vertices, model.faces[:, ::-1], colors)  # the y flip mirrors: reversed winding stays outward
-    base = Mesh(base.vertices, base.faces, base.colors, vertex_normals(base))
+    base = _posed_head(model, skin, linear, head.translation, image)
     shapes = model.expression.reshape(len(model.expression), -1, 3)
     targets = np.stack([model.close(shape.astype(np.float64)) @ linear.T for shape in shapes]).astype(np.float32)
     return base, targets, model.expression_names
+
+
+def _posed_head(
+    model: IctModel, skin: np.ndarray, linear: np.ndarray, shift: np.ndarray, image: np.ndarray | None
+) -> Mesh:
+    """The closed head of ``skin`` (N, 3) cm, posed into crop pixels by ``linear`` (3, 3; scale,
+    rotation and the y flip) and ``shift`` (3,), outward normals, colours sampled from ``image``."""
+    vertices = model.close(skin) @ linear.T + shift
+    colors = None if image is None else sample_colors(np.asarray(image), vertices[:, 0], vertices[:, 1])
+    mesh = Mesh(vertices, model.faces[:, ::-1])  # the y flip mirrors: reversed winding stays outward
+    return Mesh(mesh.vertices, mesh.faces, colors, vertex_normals(mesh))
 
 
 def _landmarks_used(basis: _Basis, rotation: np.ndarray) -> np.ndarray:

@@ -133,9 +133,9 @@ class Reconstructor:
         (:func:`~vrn_studio.headfit.fit_head`, about 35 ms on a 2-core CPU) and make the fitted
         head the result's mesh (``Result.head``; the network's own mesh stays in
         ``Result.bumps``, unsmoothed: ``smooth`` and ``target_faces`` apply to the result's
-        mesh, and the head needs no smoothing, so only decimation applies to it). The library defaults to ``"none"`` (the network's surface, as the
-        paper's evaluation measures it), the command line and the app to
-        :data:`~vrn_studio.headfit.DEFAULT_HEAD_FIT`.
+        mesh, and the head needs no smoothing, so only decimation applies to it). The library
+        defaults to ``"none"`` (the network's surface, as the paper's evaluation measures it),
+        the command line and the app to :data:`~vrn_studio.headfit.DEFAULT_HEAD_FIT`.
     tf32 : bool, default: False
         Let float32 convolutions on NVIDIA Ampere or newer use TensorFloat-32 (faster; on an
         H100 it moved probabilities by up to 0.025 from the CPU's, against 3e-5 without).
